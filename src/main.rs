@@ -1,1 +1,23 @@
-fn main(){}
+//! Thin binary: parse the command line, run the library, map the outcome to an exit code.
+
+mod cli;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = cli::parse();
+    match cli::run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`ner-tag … | head`): not an error, as in ripgrep.
+        Err(e)
+            if e.downcast_ref::<ner_tag::Error>()
+                .is_some_and(ner_tag::Error::is_broken_pipe) =>
+        {
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ner-tag: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Batch stage: windows of many lines → length-sorted, padded batches → model → per-window
+//! label probabilities, returned in input order.
+
+use rayon::prelude::*;
+
+use crate::decode::{aggregate, Aggregation, DecodeContext, Entity, Scheme};
+use crate::error::{Error, Result};
+use crate::model::{Batch, TokenClassifier};
+use crate::tokenize::{TextTokenizer, Window};
+
+/// A loaded model with its tokenizer and decoding settings: tags text, holds no per-run state.
+pub struct Tagger {
+    pub model: TokenClassifier,
+    pub tokenizer: TextTokenizer,
+    pub scheme: Scheme,
+    pub aggregation: Aggregation,
+    pub batch_size: usize,
+    /// Padded tokens per forward pass, so a batch of long windows does not take more memory than
+    /// a batch of short ones.
+    pub max_batch_tokens: usize,
+}
+
+/// The windows of one line and, once the model has run, their probabilities.
+pub struct TaggedLine {
+    pub windows: Vec<Window>,
+    pub probs: Vec<Vec<f32>>,
+}
+
+impl Tagger {
+    pub fn labels(&self) -> &[String] {
+        &self.model.config().labels
+    }
+
+    fn context(&self) -> DecodeContext<'_> {
+        DecodeContext {
+            labels: self.labels(),
+            scheme: self.scheme,
+            subword_prefix: self.tokenizer.subword_prefix(),
+            unk_id: self.tokenizer.unk_id(),
+            aggregation: self.aggregation,
+        }
+    }
+
+    /// Tags a chunk of lines: tokenize in parallel, run the model over sorted batches, decode in
+    /// parallel. Entity offsets are in characters of each line.
+    pub fn tag(&self, lines: &[&str]) -> Result<Vec<Vec<Entity>>> {
+        let windows = lines
+            .par_iter()
+            .map(|l| self.tokenizer.windows(l))
+            .collect::<Result<Vec<_>>>()?;
+        let tagged = self.run_model(windows)?;
+        let ctx = self.context();
+        Ok(lines
+            .par_iter()
+            .zip(tagged.par_iter())
+            .map(|(line, t)| {
+                let chars: Vec<char> = line.chars().collect();
+                let pairs: Vec<(&Window, &[f32])> = t
+                    .windows
+                    .iter()
+                    .zip(t.probs.iter().map(Vec::as_slice))
+                    .collect();
+                aggregate::decode_line(&ctx, &chars, &pairs)
+            })
+            .collect())
+    }
+
+    /// Runs every window through the model, sorted by length so padding stays small.
+    pub fn run_model(&self, windows: Vec<Vec<Window>>) -> Result<Vec<TaggedLine>> {
+        let n_labels = self.labels().len();
+        let mut jobs: Vec<(usize, usize, usize)> = windows
+            .iter()
+            .enumerate()
+            .flat_map(|(l, ws)| {
+                ws.iter()
+                    .enumerate()
+                    .map(move |(w, win)| (win.ids.len(), l, w))
+            })
+            .collect();
+        jobs.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        let mut out: Vec<TaggedLine> = windows
+            .into_iter()
+            .map(|ws| TaggedLine {
+                probs: vec![Vec::new(); ws.len()],
+                windows: ws,
+            })
+            .collect();
+        let mut start = 0;
+        while start < jobs.len() {
+            let len = jobs[start].0.max(1);
+            let rows = self
+                .batch_size
+                .min((self.max_batch_tokens / len).max(1))
+                .min(jobs.len() - start);
+            let group = &jobs[start..start + rows];
+            let mut ids = vec![self.model.config().pad_token_id; rows * len];
+            let mut mask = vec![0u8; rows * len];
+            for (r, &(n, l, w)) in group.iter().enumerate() {
+                ids[r * len..r * len + n].copy_from_slice(&out[l].windows[w].ids);
+                mask[r * len..r * len + n].fill(1);
+            }
+            let logits = self.model.forward(&Batch {
+                ids: &ids,
+                mask: &mask,
+                rows,
+                len,
+            })?;
+            let logits: Vec<f32> = logits.flatten_all()?.to_vec1()?;
+            for (r, &(n, l, w)) in group.iter().enumerate() {
+                let row = &logits[r * len * n_labels..(r * len + n) * n_labels];
+                if row.iter().any(|x| !x.is_finite()) {
+                    return Err(Error::Model {
+                        model: "forward pass".into(),
+                        msg: "produced NaN/inf logits".into(),
+                    });
+                }
+                out[l].probs[w] = aggregate::softmax_rows(row, n_labels);
+            }
+            start += rows;
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,266 @@
+//! Decode stage: token probabilities → entity spans, with the five aggregation strategies of the
+//! `transformers` TokenClassificationPipeline (`none`, `simple`, `first`, `average`, `max`).
+//!
+//! Mirrors `gather_pre_entities`, `aggregate_words`, `group_entities` and
+//! `aggregate_overlapping_entities` of
+//! <https://github.com/huggingface/transformers/blob/main/src/transformers/pipelines/token_classification.py>.
+
+use super::tags::{self, Scheme};
+use crate::tokenize::Window;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aggregation {
+    None,
+    Simple,
+    First,
+    Average,
+    Max,
+}
+
+/// An entity span in character offsets of the line. `label` is the raw tag with `none`, the type otherwise.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entity {
+    pub label: String,
+    pub start: usize,
+    pub end: usize,
+    pub score: f32,
+}
+
+/// How one window's tokens relate to the text (the parts of the tokenizer the decoder needs).
+pub struct DecodeContext<'a> {
+    pub labels: &'a [String],
+    pub scheme: Scheme,
+    pub subword_prefix: Option<&'a str>,
+    pub unk_id: Option<u32>,
+    pub aggregation: Aggregation,
+}
+
+/// A non-special token with its label distribution.
+struct PreEntity<'p> {
+    probs: &'p [f32],
+    start: usize,
+    end: usize,
+    is_subword: bool,
+}
+
+/// A labelled token or word before grouping.
+struct Labelled {
+    tag: usize,
+    score: f32,
+    start: usize,
+    end: usize,
+}
+
+/// Index of the first maximum, as numpy's argmax.
+fn argmax(xs: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &x) in xs.iter().enumerate() {
+        if x > xs[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Softmax over each row of logits, in f32 like the pipeline's numpy code.
+pub fn softmax_rows(logits: &[f32], n_labels: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(logits.len());
+    for row in logits.chunks(n_labels) {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let exps: Vec<f32> = row.iter().map(|x| (x - max).exp()).collect();
+        let sum: f32 = exps.iter().sum();
+        out.extend(exps.iter().map(|e| e / sum));
+    }
+    out
+}
+
+/// Entities of one line from its windows and their (tokens × labels) probabilities.
+/// `chars` is the line as characters, which offsets index.
+pub fn decode_line(
+    ctx: &DecodeContext,
+    chars: &[char],
+    windows: &[(&Window, &[f32])],
+) -> Vec<Entity> {
+    let mut all = Vec::new();
+    for (window, probs) in windows {
+        let pre = gather(ctx, chars, window, probs);
+        let labelled = match ctx.aggregation {
+            Aggregation::None | Aggregation::Simple => pre
+                .iter()
+                .map(|p| {
+                    let tag = argmax(p.probs);
+                    Labelled {
+                        tag,
+                        score: p.probs[tag],
+                        start: p.start,
+                        end: p.end,
+                    }
+                })
+                .collect(),
+            strategy => words(ctx, &pre, strategy),
+        };
+        if ctx.aggregation == Aggregation::None {
+            all.extend(
+                labelled
+                    .into_iter()
+                    .filter(|l| ctx.labels[l.tag] != "O")
+                    .map(|l| Entity {
+                        label: ctx.labels[l.tag].clone(),
+                        start: l.start,
+                        end: l.end,
+                        score: l.score,
+                    }),
+            );
+        } else {
+            all.extend(group(ctx, &labelled));
+        }
+    }
+    if windows.len() > 1 {
+        resolve_overlaps(all)
+    } else {
+        all
+    }
+}
+
+fn gather<'p>(
+    ctx: &DecodeContext,
+    chars: &[char],
+    window: &Window,
+    probs: &'p [f32],
+) -> Vec<PreEntity<'p>> {
+    let n = ctx.labels.len();
+    let mut out = Vec::with_capacity(window.ids.len());
+    for (i, &(start, end)) in window.offsets.iter().enumerate() {
+        if window.special[i] {
+            continue;
+        }
+        let (start, end) = (start.min(chars.len()), end.min(chars.len()));
+        let is_subword = if ctx.unk_id == Some(window.ids[i]) {
+            false
+        } else if ctx.subword_prefix.is_some() {
+            // A word-aware tokenizer: continuation pieces are longer than the text they cover ("##ing").
+            window.tokens[i].chars().count() != end.saturating_sub(start)
+        } else {
+            // The pipeline's fallback heuristic: a token not preceded by a space continues a word.
+            start > 0 && chars[start - 1] != ' ' && chars.get(start) != Some(&' ')
+        };
+        out.push(PreEntity {
+            probs: &probs[i * n..(i + 1) * n],
+            start,
+            end,
+            is_subword,
+        });
+    }
+    out
+}
+
+/// `aggregate_words`: one labelled item per word, sub-words following their word's first token.
+fn words(ctx: &DecodeContext, pre: &[PreEntity], strategy: Aggregation) -> Vec<Labelled> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < pre.len() {
+        let mut j = i + 1;
+        while j < pre.len() && pre[j].is_subword {
+            j += 1;
+        }
+        let word = &pre[i..j];
+        let (tag, score) = match strategy {
+            Aggregation::Max => {
+                let best = word.iter().fold(&word[0], |b, p| {
+                    if max_of(p.probs) > max_of(b.probs) {
+                        p
+                    } else {
+                        b
+                    }
+                });
+                let t = argmax(best.probs);
+                (t, best.probs[t])
+            }
+            Aggregation::Average => {
+                let n = ctx.labels.len();
+                let mut avg = vec![0f32; n];
+                for p in word {
+                    for (a, x) in avg.iter_mut().zip(p.probs) {
+                        *a += x;
+                    }
+                }
+                avg.iter_mut().for_each(|a| *a /= word.len() as f32);
+                let t = argmax(&avg);
+                (t, avg[t])
+            }
+            _ => {
+                let t = argmax(word[0].probs);
+                (t, word[0].probs[t])
+            }
+        };
+        out.push(Labelled {
+            tag,
+            score,
+            start: word[0].start,
+            end: word[word.len() - 1].end,
+        });
+        i = j;
+    }
+    out
+}
+
+fn max_of(xs: &[f32]) -> f32 {
+    xs.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+}
+
+/// `group_entities`: adjacent items whose tags continue one entity become one span scored by
+/// the mean of their scores; spans of `O` are dropped.
+fn group(ctx: &DecodeContext, items: &[Labelled]) -> Vec<Entity> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < items.len() {
+        let mut j = i + 1;
+        while j < items.len() && continues(ctx, &items[j - 1], &items[j]) {
+            j += 1;
+        }
+        let first = &ctx.labels[items[i].tag];
+        if first != "O" {
+            let members = &items[i..j];
+            let mean =
+                members.iter().map(|m| f64::from(m.score)).sum::<f64>() / members.len() as f64;
+            out.push(Entity {
+                label: tags::entity_type(first).to_string(),
+                start: members[0].start,
+                end: members[members.len() - 1].end,
+                score: mean as f32,
+            });
+        }
+        i = j;
+    }
+    out
+}
+
+fn continues(ctx: &DecodeContext, prev: &Labelled, cur: &Labelled) -> bool {
+    let (p, c) = (&ctx.labels[prev.tag], &ctx.labels[cur.tag]);
+    // Runs of O are one group in the pipeline too; they are dropped either way.
+    (p == "O" && c == "O") || tags::continues(p, c, ctx.scheme)
+}
+
+/// `aggregate_overlapping_entities`: of entities from overlapping windows that overlap, keep the
+/// longer one, or on equal length the higher-scoring one.
+fn resolve_overlaps(mut entities: Vec<Entity>) -> Vec<Entity> {
+    if entities.is_empty() {
+        return entities;
+    }
+    entities.sort_by_key(|e| e.start); // stable, as Python's sorted
+    let mut out = Vec::with_capacity(entities.len());
+    let mut iter = entities.into_iter();
+    let mut prev = iter.next().expect("not empty");
+    for e in iter {
+        if prev.start <= e.start && e.start < prev.end {
+            let (len, prev_len) = (e.end - e.start, prev.end - prev.start);
+            if len > prev_len || (len == prev_len && e.score > prev.score) {
+                prev = e;
+            }
+        } else {
+            out.push(std::mem::replace(&mut prev, e));
+        }
+    }
+    out.push(prev);
+    out
+}

@@ -1,0 +1,127 @@
+//! Input stage: reads lines from files (or stdin for none or `-`), in order, one record per line.
+//!
+//! A line is split on `\n`; a trailing `\r` (CRLF files) and a UTF-8 byte-order mark at the start
+//! of a file are not part of the text. Nothing is buffered beyond the current line.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader};
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+
+/// One input line, numbered from 1 within its source.
+#[derive(Debug, Clone)]
+pub struct LineRecord {
+    pub source: usize,
+    pub line: usize,
+    pub text: String,
+}
+
+/// Where lines come from: a file path or standard input.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Stdin,
+    File(PathBuf),
+}
+
+impl Source {
+    pub fn parse(arg: &str) -> Self {
+        if arg == "-" {
+            Source::Stdin
+        } else {
+            Source::File(PathBuf::from(arg))
+        }
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Source::Stdin => "<stdin>".to_string(),
+            Source::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// Reads the sources one after another.
+pub struct LineReader {
+    sources: Vec<Source>,
+    next_source: usize,
+    current: Option<(usize, Box<dyn BufRead>)>,
+    line: usize,
+    buf: Vec<u8>,
+}
+
+impl LineReader {
+    pub fn new(sources: Vec<Source>) -> Self {
+        Self {
+            sources,
+            next_source: 0,
+            current: None,
+            line: 0,
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn sources(&self) -> &[Source] {
+        &self.sources
+    }
+
+    fn open(&self, idx: usize) -> Result<Box<dyn BufRead>> {
+        match &self.sources[idx] {
+            Source::Stdin => Ok(Box::new(BufReader::with_capacity(1 << 16, io::stdin()))),
+            Source::File(p) => {
+                let name = p.display().to_string();
+                if p.is_dir() {
+                    return Err(Error::Usage(format!("{name}: is a directory")));
+                }
+                let f = File::open(p).map_err(|e| Error::io(&name, e))?;
+                Ok(Box::new(BufReader::with_capacity(1 << 16, f)))
+            }
+        }
+    }
+
+    /// The next line, or `None` when every source is exhausted.
+    pub fn next_line(&mut self) -> Result<Option<LineRecord>> {
+        loop {
+            if self.current.is_none() {
+                if self.next_source >= self.sources.len() {
+                    return Ok(None);
+                }
+                let idx = self.next_source;
+                self.next_source += 1;
+                self.line = 0;
+                self.current = Some((idx, self.open(idx)?));
+            }
+            let (idx, reader) = self.current.as_mut().expect("opened above");
+            let idx = *idx;
+            self.buf.clear();
+            let n = reader
+                .read_until(b'\n', &mut self.buf)
+                .map_err(|e| Error::io(self.sources[idx].name(), e))?;
+            if n == 0 {
+                self.current = None;
+                continue;
+            }
+            self.line += 1;
+            let mut bytes: &[u8] = &self.buf;
+            if bytes.last() == Some(&b'\n') {
+                bytes = &bytes[..bytes.len() - 1];
+                if bytes.last() == Some(&b'\r') {
+                    bytes = &bytes[..bytes.len() - 1];
+                }
+            }
+            if self.line == 1 {
+                bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+            }
+            let text = std::str::from_utf8(bytes).map_err(|e| Error::Input {
+                name: self.sources[idx].name(),
+                line: self.line,
+                msg: format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+            })?;
+            return Ok(Some(LineRecord {
+                source: idx,
+                line: self.line,
+                text: text.to_string(),
+            }));
+        }
+    }
+}

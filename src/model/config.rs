@@ -1,0 +1,178 @@
+//! Model stage: reads `config.json` into one architecture-neutral description.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// The encoder families ner-tag runs. `roberta` and `camembert` share the XLM-R layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Architecture {
+    Bert,
+    DistilBert,
+    XlmRoberta,
+}
+
+pub const SUPPORTED_MODEL_TYPES: &[&str] =
+    &["bert", "distilbert", "xlm-roberta", "roberta", "camembert"];
+
+impl Architecture {
+    fn from_model_type(t: &str) -> Option<Self> {
+        match t {
+            "bert" => Some(Self::Bert),
+            "distilbert" => Some(Self::DistilBert),
+            "xlm-roberta" | "roberta" | "camembert" => Some(Self::XlmRoberta),
+            _ => None,
+        }
+    }
+
+    /// Prefix of the encoder weights in a `*ForTokenClassification` checkpoint.
+    pub fn weight_prefix(self) -> &'static str {
+        match self {
+            Self::Bert => "bert",
+            Self::DistilBert => "distilbert",
+            Self::XlmRoberta => "roberta",
+        }
+    }
+}
+
+/// What the model code needs from `config.json`, with the Hugging Face defaults filled in.
+#[derive(Debug, Clone)]
+pub struct ModelConfig {
+    pub arch: Architecture,
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub num_layers: usize,
+    pub num_heads: usize,
+    pub intermediate_size: usize,
+    pub max_position_embeddings: usize,
+    pub type_vocab_size: usize,
+    pub layer_norm_eps: f64,
+    pub pad_token_id: u32,
+    pub hidden_act: String,
+    /// Labels in id order (`id2label`).
+    pub labels: Vec<String>,
+}
+
+impl ModelConfig {
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::model_file(path, e))?;
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|e| Error::model_file(path, format!("not valid JSON: {e}")))?;
+        Self::from_json(&v).map_err(|msg| Error::model_file(path, msg))
+    }
+
+    pub fn from_json(v: &Value) -> std::result::Result<Self, String> {
+        let model_type = v
+            .get("model_type")
+            .and_then(Value::as_str)
+            .ok_or("no \"model_type\"")?;
+        let arch = Architecture::from_model_type(model_type).ok_or_else(|| {
+            format!(
+                "unsupported model_type \"{model_type}\" (supported: {})",
+                SUPPORTED_MODEL_TYPES.join(", ")
+            )
+        })?;
+        let int = |keys: &[&str], default: Option<usize>| -> std::result::Result<usize, String> {
+            for k in keys {
+                if let Some(x) = v.get(*k).filter(|x| !x.is_null()) {
+                    return x
+                        .as_u64()
+                        .map(|n| n as usize)
+                        .ok_or_else(|| format!("\"{k}\" is not a non-negative integer"));
+                }
+            }
+            default.ok_or_else(|| format!("missing \"{}\"", keys[0]))
+        };
+        let distil = arch == Architecture::DistilBert;
+        let (hidden, layers, heads, inter) = if distil {
+            (
+                int(&["dim"], Some(768))?,
+                int(&["n_layers"], Some(6))?,
+                int(&["n_heads"], Some(12))?,
+                int(&["hidden_dim"], Some(3072))?,
+            )
+        } else {
+            (
+                int(&["hidden_size"], Some(768))?,
+                int(&["num_hidden_layers"], Some(12))?,
+                int(&["num_attention_heads"], Some(12))?,
+                int(&["intermediate_size"], Some(3072))?,
+            )
+        };
+        if heads == 0 || hidden % heads != 0 {
+            return Err(format!(
+                "hidden size {hidden} is not a multiple of {heads} attention heads"
+            ));
+        }
+        let default_pad = if arch == Architecture::XlmRoberta {
+            1
+        } else {
+            0
+        };
+        let act_key = if distil { "activation" } else { "hidden_act" };
+        let hidden_act = v
+            .get(act_key)
+            .and_then(Value::as_str)
+            .unwrap_or("gelu")
+            .to_string();
+        Ok(Self {
+            arch,
+            vocab_size: int(&["vocab_size"], None)?,
+            hidden_size: hidden,
+            num_layers: layers,
+            num_heads: heads,
+            intermediate_size: inter,
+            max_position_embeddings: int(&["max_position_embeddings"], Some(512))?,
+            type_vocab_size: if distil {
+                0
+            } else {
+                int(&["type_vocab_size"], Some(2))?
+            },
+            layer_norm_eps: v
+                .get("layer_norm_eps")
+                .and_then(Value::as_f64)
+                .unwrap_or(1e-12),
+            pad_token_id: int(&["pad_token_id"], Some(default_pad))? as u32,
+            hidden_act,
+            labels: parse_id2label(v)?,
+        })
+    }
+
+    /// Longest token sequence the position embeddings allow, special tokens included.
+    pub fn max_tokens(&self) -> usize {
+        match self.arch {
+            // RoBERTa positions start after the padding index.
+            Architecture::XlmRoberta => self
+                .max_position_embeddings
+                .saturating_sub(self.pad_token_id as usize + 1),
+            _ => self.max_position_embeddings,
+        }
+    }
+}
+
+fn parse_id2label(v: &Value) -> std::result::Result<Vec<String>, String> {
+    let map = v
+        .get("id2label")
+        .and_then(Value::as_object)
+        .ok_or("no \"id2label\": not a token-classification checkpoint")?;
+    let mut by_id = BTreeMap::new();
+    for (k, label) in map {
+        let id: usize = k
+            .parse()
+            .map_err(|_| format!("id2label key \"{k}\" is not an integer"))?;
+        let label = label
+            .as_str()
+            .ok_or_else(|| format!("id2label[{k}] is not a string"))?;
+        by_id.insert(id, label.to_string());
+    }
+    if by_id.is_empty() {
+        return Err("id2label is empty".into());
+    }
+    if by_id.keys().enumerate().any(|(i, k)| i != *k) {
+        return Err(format!("id2label ids are not 0..{}", by_id.len()));
+    }
+    Ok(by_id.into_values().collect())
+}

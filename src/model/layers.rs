@@ -1,0 +1,173 @@
+//! Model stage: the post-LayerNorm transformer block that BERT, DistilBERT and XLM-R share.
+//!
+//! Mirrors `BertLayer` (transformers/models/bert/modeling_bert.py) and `TransformerBlock`
+//! (transformers/models/distilbert/modeling_distilbert.py): the two differ only in weight names.
+//! <https://github.com/huggingface/transformers/blob/main/src/transformers/models/bert/modeling_bert.py>
+
+use candle_core::{DType, Module, Result, Tensor};
+use candle_nn::{LayerNorm, Linear, VarBuilder};
+
+/// Weight names of one encoder block, relative to the block's prefix.
+pub struct BlockNames {
+    pub query: &'static str,
+    pub key: &'static str,
+    pub value: &'static str,
+    pub attn_out: &'static str,
+    pub attn_norm: &'static str,
+    pub ffn_in: &'static str,
+    pub ffn_out: &'static str,
+    pub out_norm: &'static str,
+}
+
+/// Dimensions and options every block needs.
+#[derive(Debug, Clone)]
+pub struct BlockConfig {
+    pub hidden: usize,
+    pub heads: usize,
+    pub intermediate: usize,
+    pub eps: f64,
+    pub act: Activation,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Activation {
+    /// Hugging Face "gelu": the exact erf form (candle's `gelu` is the tanh approximation).
+    GeluErf,
+    GeluTanh,
+    Relu,
+    Silu,
+}
+
+impl Activation {
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "gelu" => Some(Self::GeluErf),
+            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Some(Self::GeluTanh),
+            "relu" => Some(Self::Relu),
+            "silu" | "swish" => Some(Self::Silu),
+            _ => None,
+        }
+    }
+
+    fn apply(self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Self::GeluErf => x.gelu_erf(),
+            Self::GeluTanh => x.gelu(),
+            Self::Relu => x.relu(),
+            Self::Silu => x.silu(),
+        }
+    }
+}
+
+pub fn linear(vb: VarBuilder, in_dim: usize, out_dim: usize) -> Result<Linear> {
+    let w = vb.get((out_dim, in_dim), "weight")?;
+    let b = vb.get(out_dim, "bias")?;
+    Ok(Linear::new(w, Some(b)))
+}
+
+/// LayerNorm, accepting the `gamma`/`beta` names of checkpoints saved by old TensorFlow ports.
+pub fn layer_norm(vb: VarBuilder, size: usize, eps: f64) -> Result<LayerNorm> {
+    let (w, b) = if vb.contains_tensor("weight") || !vb.contains_tensor("gamma") {
+        (vb.get(size, "weight")?, vb.get(size, "bias")?)
+    } else {
+        (vb.get(size, "gamma")?, vb.get(size, "beta")?)
+    };
+    Ok(LayerNorm::new(w, b, eps))
+}
+
+/// Additive attention bias from a 0/1 padding mask of shape (batch, seq): 0 where attended, the
+/// most negative f32 where padded, as `transformers` builds its extended attention mask.
+pub fn attention_bias(mask: &Tensor) -> Result<Tensor> {
+    let (b, t) = mask.dims2()?;
+    let bias = ((mask.to_dtype(DType::F32)? - 1.0)? * f64::from(f32::MAX))?;
+    bias.reshape((b, 1, 1, t))
+}
+
+/// Multi-head self-attention with the three projections fused into one matrix product.
+struct SelfAttention {
+    qkv: Linear,
+    heads: usize,
+    head_dim: usize,
+}
+
+impl SelfAttention {
+    fn load(vb: &VarBuilder, names: &BlockNames, cfg: &BlockConfig) -> Result<Self> {
+        let q = linear(vb.pp(names.query), cfg.hidden, cfg.hidden)?;
+        let k = linear(vb.pp(names.key), cfg.hidden, cfg.hidden)?;
+        let v = linear(vb.pp(names.value), cfg.hidden, cfg.hidden)?;
+        let w = Tensor::cat(&[q.weight(), k.weight(), v.weight()], 0)?;
+        let b = Tensor::cat(
+            &[q.bias().unwrap(), k.bias().unwrap(), v.bias().unwrap()],
+            0,
+        )?;
+        Ok(Self {
+            qkv: Linear::new(w, Some(b)),
+            heads: cfg.heads,
+            head_dim: cfg.hidden / cfg.heads,
+        })
+    }
+
+    fn forward(&self, x: &Tensor, bias: &Tensor) -> Result<Tensor> {
+        let (b, t, _) = x.dims3()?;
+        let qkv = self
+            .qkv
+            .forward(x)?
+            .reshape((b, t, 3, self.heads, self.head_dim))?
+            .permute((2, 0, 3, 1, 4))?;
+        let q = qkv.get(0)?.contiguous()?;
+        let k = qkv.get(1)?.contiguous()?;
+        let v = qkv.get(2)?.contiguous()?;
+        let scale = 1.0 / (self.head_dim as f64).sqrt();
+        let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(bias)?;
+        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        probs
+            .matmul(&v)?
+            .transpose(1, 2)?
+            .reshape((b, t, self.heads * self.head_dim))
+    }
+}
+
+/// One encoder block: attention, residual + LayerNorm, feed-forward, residual + LayerNorm.
+pub struct EncoderBlock {
+    attention: SelfAttention,
+    attn_out: Linear,
+    attn_norm: LayerNorm,
+    ffn_in: Linear,
+    ffn_out: Linear,
+    out_norm: LayerNorm,
+    act: Activation,
+}
+
+impl EncoderBlock {
+    pub fn load(vb: VarBuilder, names: &BlockNames, cfg: &BlockConfig) -> Result<Self> {
+        Ok(Self {
+            attention: SelfAttention::load(&vb, names, cfg)?,
+            attn_out: linear(vb.pp(names.attn_out), cfg.hidden, cfg.hidden)?,
+            attn_norm: layer_norm(vb.pp(names.attn_norm), cfg.hidden, cfg.eps)?,
+            ffn_in: linear(vb.pp(names.ffn_in), cfg.hidden, cfg.intermediate)?,
+            ffn_out: linear(vb.pp(names.ffn_out), cfg.intermediate, cfg.hidden)?,
+            out_norm: layer_norm(vb.pp(names.out_norm), cfg.hidden, cfg.eps)?,
+            act: cfg.act,
+        })
+    }
+
+    pub fn forward(&self, x: &Tensor, bias: &Tensor) -> Result<Tensor> {
+        let attn = self.attention.forward(x, bias)?;
+        let h = self
+            .attn_norm
+            .forward(&(self.attn_out.forward(&attn)? + x)?)?;
+        let f = self
+            .ffn_out
+            .forward(&self.act.apply(&self.ffn_in.forward(&h)?)?)?;
+        self.out_norm.forward(&(f + h)?)
+    }
+}
+
+/// Runs the blocks in order.
+pub fn encode(blocks: &[EncoderBlock], mut x: Tensor, mask: &Tensor) -> Result<Tensor> {
+    let bias = attention_bias(mask)?;
+    for block in blocks {
+        x = block.forward(&x, &bias)?;
+    }
+    Ok(x)
+}

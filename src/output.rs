@@ -1,0 +1,165 @@
+//! Output stage: writes one record per input line as JSONL or CoNLL, whole records only.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::decode::{tags, Aggregation, Entity};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Jsonl,
+    Conll,
+}
+
+/// A tagged line, ready to print. Entity and word offsets are in characters.
+pub struct TaggedRecord<'a> {
+    pub file: Option<&'a str>,
+    pub line: usize,
+    pub text: &'a str,
+    pub entities: &'a [Entity],
+    /// The tokenizer's pre-tokenized words, for CoNLL output.
+    pub words: &'a [(usize, usize)],
+}
+
+#[derive(Serialize)]
+struct JsonEntity<'a> {
+    text: &'a str,
+    label: &'a str,
+    start: usize,
+    end: usize,
+    score: f32,
+}
+
+#[derive(Serialize)]
+struct JsonRecord<'a> {
+    line: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<&'a str>,
+    text: &'a str,
+    entities: Vec<JsonEntity<'a>>,
+}
+
+/// Writes records to `W`; each record is formatted in memory first and written in one call.
+pub struct Printer<W: Write> {
+    out: W,
+    format: Format,
+    byte_offsets: bool,
+    aggregation: Aggregation,
+    buf: Vec<u8>,
+}
+
+/// Byte position of every character boundary of `text` (one more entry than characters).
+fn char_to_byte(text: &str) -> Vec<usize> {
+    text.char_indices()
+        .map(|(b, _)| b)
+        .chain(std::iter::once(text.len()))
+        .collect()
+}
+
+impl<W: Write> Printer<W> {
+    pub fn new(out: W, format: Format, byte_offsets: bool, aggregation: Aggregation) -> Self {
+        Self {
+            out,
+            format,
+            byte_offsets,
+            aggregation,
+            buf: Vec::with_capacity(4096),
+        }
+    }
+
+    pub fn write(&mut self, rec: &TaggedRecord) -> io::Result<()> {
+        self.buf.clear();
+        let bytes = char_to_byte(rec.text);
+        let slice = |s: usize, e: usize| {
+            &rec.text[bytes[s.min(bytes.len() - 1)]..bytes[e.min(bytes.len() - 1)]]
+        };
+        match self.format {
+            Format::Jsonl => {
+                let entities = rec
+                    .entities
+                    .iter()
+                    .map(|e| {
+                        let (start, end) = if self.byte_offsets {
+                            (bytes[e.start], bytes[e.end])
+                        } else {
+                            (e.start, e.end)
+                        };
+                        JsonEntity {
+                            text: slice(e.start, e.end),
+                            label: &e.label,
+                            start,
+                            end,
+                            score: e.score,
+                        }
+                    })
+                    .collect();
+                let json = JsonRecord {
+                    line: rec.line,
+                    file: rec.file,
+                    text: rec.text,
+                    entities,
+                };
+                serde_json::to_writer(&mut self.buf, &json).map_err(io::Error::other)?;
+                self.buf.push(b'\n');
+            }
+            Format::Conll => {
+                for (i, tag) in word_tags(rec.entities, rec.words, self.aggregation)
+                    .iter()
+                    .enumerate()
+                {
+                    let (s, e) = rec.words[i];
+                    let word = slice(s, e).trim();
+                    if !word.is_empty() {
+                        writeln!(self.buf, "{word}\t{tag}")?;
+                    }
+                }
+                self.buf.push(b'\n');
+            }
+        }
+        self.out.write_all(&self.buf)
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+/// IOB2 tag of each word: a word overlapping an entity takes its type, `B-` on the entity's first word.
+pub fn word_tags(
+    entities: &[Entity],
+    words: &[(usize, usize)],
+    aggregation: Aggregation,
+) -> Vec<String> {
+    let mut out = vec!["O".to_string(); words.len()];
+    let mut prev_entity: Option<usize> = None;
+    let mut e = 0;
+    for (i, &(ws, we)) in words.iter().enumerate() {
+        while e < entities.len() && entities[e].end <= ws {
+            e += 1;
+        }
+        let Some(ent) = entities.get(e).filter(|x| x.start < we && ws < x.end) else {
+            prev_entity = None;
+            continue;
+        };
+        let kind = if aggregation == Aggregation::None {
+            tags::entity_type(&ent.label)
+        } else {
+            &ent.label
+        };
+        // With `none` each token is its own item: its own B-/I- prefix says where entities start.
+        let begins = match aggregation {
+            Aggregation::None => {
+                prev_entity.is_none() || tags::split(&ent.label).0 == tags::Role::Begin
+            }
+            _ => prev_entity != Some(e),
+        };
+        out[i] = format!("{}-{kind}", if begins { "B" } else { "I" });
+        prev_entity = Some(e);
+    }
+    out
+}

@@ -1,0 +1,273 @@
+//! Tokenize/window stage: text line → overlapping token windows with character offsets.
+//!
+//! Uses the `tokenizers` crate, the same code the Python fast tokenizers run, so ids, offsets and
+//! overflow windows match the `transformers` pipeline exactly. Long lines are split into windows of
+//! at most `max_tokens` (special tokens included) overlapping by `stride` tokens, never truncated.
+
+use std::path::Path;
+
+use serde_json::Value;
+use tokenizers::models::wordpiece::WordPiece;
+use tokenizers::normalizers::BertNormalizer;
+use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
+use tokenizers::processors::bert::BertProcessing;
+use tokenizers::{
+    AddedToken, ModelWrapper, PostProcessor, Tokenizer, TruncationDirection, TruncationParams,
+    TruncationStrategy,
+};
+
+use crate::error::{Error, Result};
+
+/// One model input: a window of a line's tokens.
+#[derive(Debug, Clone, Default)]
+pub struct Window {
+    pub ids: Vec<u32>,
+    /// Character (Unicode scalar) offsets into the line, end exclusive; (0, 0) for special tokens.
+    pub offsets: Vec<(usize, usize)>,
+    pub special: Vec<bool>,
+    /// Token strings as the vocabulary spells them (`##ing`, `▁Berlin`).
+    pub tokens: Vec<String>,
+    /// Index of the pre-tokenized word each token belongs to (None for special tokens).
+    pub words: Vec<Option<u32>>,
+}
+
+/// What the tokenizer directory says about the limits of one window.
+pub struct TokenizerInfo {
+    /// `model_max_length` of tokenizer_config.json, when it is a real limit.
+    pub model_max_length: Option<usize>,
+}
+
+pub struct TextTokenizer {
+    inner: Tokenizer,
+    /// WordPiece's `##`: the pipeline then tells sub-words by token length, else by spacing.
+    subword_prefix: Option<String>,
+    unk_id: Option<u32>,
+}
+
+impl TextTokenizer {
+    /// Loads `tokenizer.json`, or builds the BERT WordPiece tokenizer from `vocab.txt` and
+    /// `tokenizer_config.json` when the checkpoint has no `tokenizer.json`.
+    pub fn load(dir: &Path) -> Result<(Self, TokenizerInfo)> {
+        let config = read_tokenizer_config(dir)?;
+        let json = dir.join("tokenizer.json");
+        let mut inner = if json.is_file() {
+            Tokenizer::from_file(&json)
+                .map_err(|e| Error::model_file(&json, format!("cannot load tokenizer: {e}")))?
+        } else if dir.join("vocab.txt").is_file() {
+            wordpiece_from_vocab(dir, &config)?
+        } else {
+            return Err(Error::model_file(
+                dir,
+                "no tokenizer: expected tokenizer.json or vocab.txt",
+            ));
+        };
+        // Truncation/padding baked into tokenizer.json would silently cut or pad lines: windows set their own.
+        inner.with_padding(None);
+        inner
+            .with_truncation(None)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let subword_prefix = match inner.get_model() {
+            ModelWrapper::WordPiece(wp) => Some(wp.continuing_subword_prefix.clone()),
+            ModelWrapper::BPE(bpe) => bpe.get_continuing_subword_prefix().clone(),
+            _ => None,
+        }
+        .filter(|p| !p.is_empty());
+        let unk_token = config.get("unk_token").and_then(token_content);
+        // The pipeline compares against `tokenizer.unk_token_id`, which comes from the config.
+        let unk_id =
+            unk_token
+                .and_then(|t| inner.token_to_id(&t))
+                .or_else(|| match inner.get_model() {
+                    ModelWrapper::WordPiece(wp) => inner.token_to_id(&wp.unk_token),
+                    _ => None,
+                });
+        let model_max_length = config
+            .get("model_max_length")
+            .and_then(Value::as_f64)
+            .filter(|n| *n > 0.0 && *n < 1e9)
+            .map(|n| n as usize);
+        Ok((
+            Self {
+                inner,
+                subword_prefix,
+                unk_id,
+            },
+            TokenizerInfo { model_max_length },
+        ))
+    }
+
+    /// Sets the window size (tokens, special included) and overlap used by [`Self::windows`].
+    pub fn set_windows(&mut self, max_tokens: usize, stride: usize) -> Result<()> {
+        let specials = self
+            .inner
+            .get_post_processor()
+            .map(|p| p.added_tokens(false))
+            .unwrap_or(0);
+        if max_tokens <= specials + stride {
+            return Err(Error::Usage(format!(
+                "--stride {stride} must be smaller than --max-length {max_tokens} minus the {specials} special tokens"
+            )));
+        }
+        let params = TruncationParams {
+            direction: TruncationDirection::Right,
+            max_length: max_tokens,
+            strategy: TruncationStrategy::LongestFirst,
+            stride,
+        };
+        self.inner
+            .with_truncation(Some(params))
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        Ok(())
+    }
+
+    pub fn subword_prefix(&self) -> Option<&str> {
+        self.subword_prefix.as_deref()
+    }
+
+    pub fn unk_id(&self) -> Option<u32> {
+        self.unk_id
+    }
+
+    /// Highest id the tokenizer can produce, to check against the embedding table.
+    pub fn max_id(&self) -> u32 {
+        self.inner
+            .get_vocab(true)
+            .values()
+            .copied()
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The windows of one line, in order: one unless the line is longer than a window.
+    pub fn windows(&self, text: &str) -> Result<Vec<Window>> {
+        let mut enc = self
+            .inner
+            .encode_char_offsets(text, true)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let overflow = enc.take_overflowing();
+        Ok(std::iter::once(enc)
+            .chain(overflow)
+            .map(|e| window(&e))
+            .collect())
+    }
+
+    /// The windows of a pre-tokenized sentence (`is_split_into_words`): offsets are within each word.
+    pub fn windows_of_words(&self, words: &[&str]) -> Result<Vec<Window>> {
+        let mut enc = self
+            .inner
+            .encode_char_offsets(words, true)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let overflow = enc.take_overflowing();
+        Ok(std::iter::once(enc)
+            .chain(overflow)
+            .map(|e| window(&e))
+            .collect())
+    }
+
+    /// The words the tokenizer's pre-tokenizer splits a line into, with character offsets.
+    pub fn words(&self, text: &str) -> Result<Vec<(usize, usize)>> {
+        let enc = self
+            .inner
+            .encode_char_offsets(text, false)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let mut out: Vec<(usize, usize)> = Vec::new();
+        let mut last = None;
+        for (w, &(s, e)) in enc.get_word_ids().iter().zip(enc.get_offsets()) {
+            match (w, out.last_mut()) {
+                (Some(w), Some(cur)) if last == Some(*w) => cur.1 = cur.1.max(e),
+                (Some(w), _) => {
+                    out.push((s, e));
+                    last = Some(*w);
+                }
+                (None, _) => {}
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn window(e: &tokenizers::Encoding) -> Window {
+    Window {
+        ids: e.get_ids().to_vec(),
+        offsets: e.get_offsets().to_vec(),
+        special: e
+            .get_special_tokens_mask()
+            .iter()
+            .map(|&m| m != 0)
+            .collect(),
+        tokens: e.get_tokens().to_vec(),
+        words: e.get_word_ids().to_vec(),
+    }
+}
+
+fn read_tokenizer_config(dir: &Path) -> Result<Value> {
+    let path = dir.join("tokenizer_config.json");
+    if !path.is_file() {
+        return Ok(Value::Object(Default::default()));
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::model_file(&path, e))?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::model_file(&path, format!("not valid JSON: {e}")))
+}
+
+/// A special token's text, whether the config stores it as a string or an AddedToken object.
+fn token_content(v: &Value) -> Option<String> {
+    v.as_str()
+        .map(str::to_string)
+        .or_else(|| v.get("content")?.as_str().map(str::to_string))
+}
+
+/// The tokenizer `BertTokenizer` builds from `vocab.txt`, with `tokenizer_config.json`'s options.
+fn wordpiece_from_vocab(dir: &Path, config: &Value) -> Result<Tokenizer> {
+    let vocab = dir.join("vocab.txt");
+    let flag = |k: &str, default: bool| config.get(k).and_then(Value::as_bool).unwrap_or(default);
+    let special = |k: &str, default: &str| {
+        config
+            .get(k)
+            .and_then(token_content)
+            .unwrap_or_else(|| default.to_string())
+    };
+    let (unk, cls, sep, pad, mask) = (
+        special("unk_token", "[UNK]"),
+        special("cls_token", "[CLS]"),
+        special("sep_token", "[SEP]"),
+        special("pad_token", "[PAD]"),
+        special("mask_token", "[MASK]"),
+    );
+    let vocab_str = vocab
+        .to_str()
+        .ok_or_else(|| Error::model_file(&vocab, "path is not UTF-8"))?;
+    let model = WordPiece::from_file(vocab_str)
+        .unk_token(unk.clone())
+        .build()
+        .map_err(|e| Error::model_file(&vocab, format!("cannot read vocabulary: {e}")))?;
+    let mut tok = Tokenizer::new(model);
+    let lowercase = flag("do_lower_case", true);
+    let strip_accents = config.get("strip_accents").and_then(Value::as_bool);
+    let normalizer = BertNormalizer::new(
+        true,
+        flag("tokenize_chinese_chars", true),
+        strip_accents,
+        lowercase,
+    );
+    tok.with_normalizer(Some(normalizer))
+        .map_err(|e| Error::Tokenizer(e.to_string()))?;
+    tok.with_pre_tokenizer(Some(BertPreTokenizer));
+    let id = |t: &str| {
+        tok.token_to_id(t).ok_or_else(|| {
+            Error::model_file(
+                &vocab,
+                format!("special token {t} is not in the vocabulary"),
+            )
+        })
+    };
+    let processor = BertProcessing::new((sep.clone(), id(&sep)?), (cls.clone(), id(&cls)?));
+    tok.with_post_processor(Some(processor));
+    let specials: Vec<AddedToken> = [pad, unk, cls, sep, mask]
+        .into_iter()
+        .map(|t| AddedToken::from(t, true))
+        .collect();
+    tok.add_special_tokens(specials)
+        .map_err(|e| Error::Tokenizer(e.to_string()))?;
+    Ok(tok)
+}
