@@ -11,10 +11,7 @@ use tokenizers::models::wordpiece::WordPiece;
 use tokenizers::normalizers::BertNormalizer;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::processors::bert::BertProcessing;
-use tokenizers::{
-    AddedToken, ModelWrapper, PostProcessor, Tokenizer, TruncationDirection, TruncationParams,
-    TruncationStrategy,
-};
+use tokenizers::{AddedToken, ModelWrapper, PostProcessor, Tokenizer, TruncationDirection};
 
 use crate::error::{Error, Result};
 
@@ -42,6 +39,9 @@ pub struct TextTokenizer {
     /// WordPiece's `##`: the pipeline then tells sub-words by token length, else by spacing.
     subword_prefix: Option<String>,
     unk_id: Option<u32>,
+    /// Text tokens per window (special tokens excluded) and the overlap between windows.
+    body_tokens: usize,
+    stride: usize,
 }
 
 impl TextTokenizer {
@@ -91,6 +91,8 @@ impl TextTokenizer {
                 inner,
                 subword_prefix,
                 unk_id,
+                body_tokens: usize::MAX,
+                stride: 0,
             },
             TokenizerInfo { model_max_length },
         ))
@@ -108,15 +110,8 @@ impl TextTokenizer {
                 "--stride {stride} must be smaller than --max-length {max_tokens} minus the {specials} special tokens"
             )));
         }
-        let params = TruncationParams {
-            direction: TruncationDirection::Right,
-            max_length: max_tokens,
-            strategy: TruncationStrategy::LongestFirst,
-            stride,
-        };
-        self.inner
-            .with_truncation(Some(params))
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        self.body_tokens = max_tokens - specials;
+        self.stride = stride;
         Ok(())
     }
 
@@ -140,28 +135,42 @@ impl TextTokenizer {
 
     /// The windows of one line, in order: one unless the line is longer than a window.
     pub fn windows(&self, text: &str) -> Result<Vec<Window>> {
-        let mut enc = self
+        let enc = self
             .inner
-            .encode_char_offsets(text, true)
+            .encode_char_offsets(text, false)
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        let overflow = enc.take_overflowing();
-        Ok(std::iter::once(enc)
-            .chain(overflow)
-            .map(|e| window(&e))
-            .collect())
+        self.split(enc)
     }
 
     /// The windows of a pre-tokenized sentence (`is_split_into_words`): offsets are within each word.
     pub fn windows_of_words(&self, words: &[&str]) -> Result<Vec<Window>> {
-        let mut enc = self
+        let enc = self
             .inner
-            .encode_char_offsets(words, true)
+            .encode_char_offsets(words, false)
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        self.split(enc)
+    }
+
+    /// Cuts a whole encoding into overlapping windows exactly as the fast tokenizers' overflow
+    /// truncation does (`Encoding::truncate`, right side), then adds the special tokens to each.
+    ///
+    /// The tokenizer's own truncation is not used: tokenizers 0.23.2 stops tokenizing early when
+    /// truncation is set, so its overflow windows end after the second one.
+    fn split(&self, mut enc: tokenizers::Encoding) -> Result<Vec<Window>> {
+        if enc.len() > self.body_tokens {
+            enc.truncate(self.body_tokens, self.stride, TruncationDirection::Right);
+        }
         let overflow = enc.take_overflowing();
-        Ok(std::iter::once(enc)
+        std::iter::once(enc)
             .chain(overflow)
-            .map(|e| window(&e))
-            .collect())
+            .map(|part| {
+                let full = self
+                    .inner
+                    .post_process(part, None, true)
+                    .map_err(|e| Error::Tokenizer(e.to_string()))?;
+                Ok(window(&full))
+            })
+            .collect()
     }
 
     /// The words the tokenizer's pre-tokenizer splits a line into, with character offsets.
