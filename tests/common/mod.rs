@@ -1,0 +1,82 @@
+//! Helpers shared by the integration tests: reference files, entity comparison, paths.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture_model(name: &str) -> PathBuf {
+    root().join("tests/fixtures/models").join(name)
+}
+
+/// `../shared` beside the checkout, when this machine has it.
+pub fn shared() -> Option<PathBuf> {
+    let p = root().join("../shared");
+    p.join("models").is_dir().then_some(p)
+}
+
+pub fn read_jsonl(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// (label, start, end) of each entity of a record, and their scores.
+pub fn spans(record: &Value) -> (Vec<(String, u64, u64)>, Vec<f64>) {
+    let ents = record["entities"].as_array().unwrap();
+    (
+        ents.iter()
+            .map(|e| {
+                (
+                    e["label"].as_str().unwrap().to_string(),
+                    e["start"].as_u64().unwrap(),
+                    e["end"].as_u64().unwrap(),
+                )
+            })
+            .collect(),
+        ents.iter().map(|e| e["score"].as_f64().unwrap()).collect(),
+    )
+}
+
+/// Parity summary of one output against its reference.
+pub struct Parity {
+    pub lines: usize,
+    pub identical: usize,
+    pub max_score_diff: f64,
+    pub first_mismatch: Option<String>,
+}
+
+impl Parity {
+    pub fn rate(&self) -> f64 {
+        self.identical as f64 / self.lines.max(1) as f64
+    }
+}
+
+/// Compares records pairwise: identical spans, and the largest score difference on those lines.
+pub fn parity(reference: &[Value], got: &[Value]) -> Parity {
+    assert_eq!(reference.len(), got.len(), "record counts differ");
+    let mut p = Parity {
+        lines: reference.len(),
+        identical: 0,
+        max_score_diff: 0.0,
+        first_mismatch: None,
+    };
+    for (r, g) in reference.iter().zip(got) {
+        assert_eq!(r["text"], g["text"], "texts differ: input order lost?");
+        let ((rs, rscore), (gs, gscore)) = (spans(r), spans(g));
+        if rs == gs {
+            p.identical += 1;
+            for (a, b) in rscore.iter().zip(&gscore) {
+                p.max_score_diff = p.max_score_diff.max((a - b).abs());
+            }
+        } else if p.first_mismatch.is_none() {
+            p.first_mismatch = Some(format!("line {}: expected {rs:?}\n got {gs:?}", r["line"]));
+        }
+    }
+    p
+}
