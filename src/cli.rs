@@ -54,9 +54,10 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     max_length: Option<usize>,
 
-    /// Tokens shared by consecutive windows of a line longer than one window.
-    #[arg(long, value_name = "N", default_value_t = 128)]
-    stride: usize,
+    /// Tokens shared by consecutive windows of a line longer than one window [default: 128, or
+    /// half a window when the model's windows are shorter than 256 tokens].
+    #[arg(long, value_name = "N")]
+    stride: Option<usize>,
 
     /// Windows per forward pass.
     #[arg(short, long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096))]

@@ -25,7 +25,8 @@ use crate::tokenize::TextTokenizer;
 pub struct TagOptions {
     pub aggregation: Aggregation,
     pub max_length: Option<usize>,
-    pub stride: usize,
+    /// Overlap of windows; `None`: 128 tokens, or half a window for models with short windows.
+    pub stride: Option<usize>,
     pub batch_size: usize,
 }
 
@@ -34,7 +35,7 @@ impl Default for TagOptions {
         Self {
             aggregation: Aggregation::First,
             max_length: None,
-            stride: 128,
+            stride: None,
             batch_size: 32,
         }
     }

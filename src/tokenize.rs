@@ -15,6 +15,9 @@ use tokenizers::{AddedToken, ModelWrapper, PostProcessor, Tokenizer, TruncationD
 
 use crate::error::{Error, Result};
 
+/// Overlap between windows when `--stride` is not given.
+pub const DEFAULT_STRIDE: usize = 128;
+
 /// One model input: a window of a line's tokens.
 #[derive(Debug, Clone, Default)]
 pub struct Window {
@@ -99,12 +102,15 @@ impl TextTokenizer {
     }
 
     /// Sets the window size (tokens, special included) and overlap used by [`Self::windows`].
-    pub fn set_windows(&mut self, max_tokens: usize, stride: usize) -> Result<()> {
+    /// Without an explicit stride, windows overlap by 128 tokens, or half a window if that is less.
+    pub fn set_windows(&mut self, max_tokens: usize, stride: Option<usize>) -> Result<()> {
         let specials = self
             .inner
             .get_post_processor()
             .map(|p| p.added_tokens(false))
             .unwrap_or(0);
+        let stride =
+            stride.unwrap_or_else(|| DEFAULT_STRIDE.min(max_tokens.saturating_sub(specials) / 2));
         if max_tokens <= specials + stride {
             return Err(Error::Usage(format!(
                 "--stride {stride} must be smaller than --max-length {max_tokens} minus the {specials} special tokens"

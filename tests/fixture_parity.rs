@@ -34,7 +34,7 @@ fn inputs() -> Vec<String> {
 
 fn tagger(name: &str) -> Tagger {
     let opts = TagOptions {
-        stride: STRIDE,
+        stride: Some(STRIDE),
         batch_size: 4,
         ..TagOptions::default()
     };

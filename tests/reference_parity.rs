@@ -17,7 +17,7 @@ fn check(model: &str, reference_prefix: &str, strategies: &[(&str, Aggregation)]
         return;
     };
     let opts = TagOptions {
-        stride: 128,
+        stride: Some(128),
         batch_size: 32,
         ..TagOptions::default()
     };

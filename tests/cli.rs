@@ -1,0 +1,348 @@
+//! Drives the real `ner-tag` binary: output contract, exit codes, stdout/stderr discipline.
+//! Golden outputs live in tests/golden; they use the tiny fixture checkpoint, so they run anywhere.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ner-tag"));
+    c.env_remove("HF_ENDPOINT")
+        .env("HF_HUB_OFFLINE", "1")
+        .env("HF_HOME", std::env::temp_dir().join("ner-tag-test-no-hub"));
+    c
+}
+
+fn run(args: &[&str], stdin: &str) -> Output {
+    let mut child = bin()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn tiny() -> String {
+    common::fixture_model("tiny-bert").display().to_string()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn golden(name: &str, got: &str) {
+    let path = common::root().join("tests/golden").join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, got).unwrap();
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
+    if name.ends_with(".jsonl") {
+        // Spans exactly; scores to 1e-5, as other CPUs' SIMD paths round the last bits differently.
+        let parse = |t: &str| {
+            t.lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect::<Vec<serde_json::Value>>()
+        };
+        let p = common::parity(&parse(&want), &parse(got));
+        assert_eq!(
+            p.identical,
+            p.lines,
+            "{}: {:?}",
+            path.display(),
+            p.first_mismatch
+        );
+        assert!(
+            p.max_score_diff < 1e-5,
+            "{}: scores differ by {}",
+            path.display(),
+            p.max_score_diff
+        );
+    } else {
+        assert_eq!(got, want, "output differs from {}", path.display());
+    }
+}
+
+const INPUT: &str = "My name is Wolfgang and I live in Berlin\n\nZürich 東京 👍🏽 café\n";
+
+#[test]
+fn jsonl_golden_one_record_per_line_including_empty() {
+    let o = run(&["-m", &tiny(), "-a", "simple"], INPUT);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.stderr.is_empty(),
+        "stderr must stay quiet: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = stdout(&o);
+    assert_eq!(out.lines().count(), 3);
+    golden("tiny-bert.simple.jsonl", &out);
+}
+
+#[test]
+fn offsets_slice_the_text_in_chars_and_in_bytes() {
+    for byte_offsets in [false, true] {
+        let mut args = vec!["-m".to_string(), tiny(), "-a".into(), "none".into()];
+        if byte_offsets {
+            args.push("--byte-offsets".into());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = run(&args, INPUT);
+        for line in stdout(&o).lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let text = v["text"].as_str().unwrap();
+            for e in v["entities"].as_array().unwrap() {
+                let (s, t) = (
+                    e["start"].as_u64().unwrap() as usize,
+                    e["end"].as_u64().unwrap() as usize,
+                );
+                let slice: String = if byte_offsets {
+                    text[s..t].to_string()
+                } else {
+                    text.chars().skip(s).take(t - s).collect()
+                };
+                assert_eq!(slice, e["text"].as_str().unwrap());
+            }
+        }
+    }
+}
+
+#[test]
+fn conll_golden() {
+    let o = run(&["-m", &tiny(), "-f", "conll"], INPUT);
+    assert!(o.status.success());
+    let out = stdout(&o);
+    assert_eq!(
+        out.lines().filter(|l| l.is_empty()).count(),
+        3,
+        "a blank line after each input line"
+    );
+    golden("tiny-bert.first.conll", &out);
+}
+
+#[test]
+fn several_files_are_read_in_order_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.txt"), dir.path().join("b.txt"));
+    std::fs::write(&a, "Berlin\nParis\n").unwrap();
+    std::fs::write(&b, "Rome").unwrap(); // no trailing newline: still a line
+    let o = run(
+        &["-m", &tiny(), a.to_str().unwrap(), "-", b.to_str().unwrap()],
+        "stdin line\n",
+    );
+    assert!(o.status.success());
+    let recs: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let got: Vec<(String, u64, String)> = recs
+        .iter()
+        .map(|r| {
+            (
+                r["file"].as_str().unwrap().to_string(),
+                r["line"].as_u64().unwrap(),
+                r["text"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let (a, b) = (a.display().to_string(), b.display().to_string());
+    assert_eq!(
+        got,
+        vec![
+            (a.clone(), 1, "Berlin".into()),
+            (a, 2, "Paris".into()),
+            ("<stdin>".into(), 1, "stdin line".into()),
+            (b, 1, "Rome".into())
+        ]
+    );
+}
+
+fn records(o: &Output) -> Vec<serde_json::Value> {
+    stdout(o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn same_input_same_bytes_and_same_spans_whatever_batching() {
+    let input = std::fs::read_to_string(common::root().join("tests/fixtures/inputs.txt")).unwrap();
+    let model = tiny();
+    let base = run(&["-m", &model, "--stride", "12"], &input);
+    assert!(base.status.success());
+    assert_eq!(
+        stdout(&run(&["-m", &model, "--stride", "12"], &input)),
+        stdout(&base),
+        "two identical runs differ"
+    );
+    // Other batch shapes change the order of float additions inside the matrix kernels, so scores
+    // may move in the last bits; the spans may not.
+    for args in [
+        ["-b", "1", "-j", "1"],
+        ["-b", "7", "-j", "2"],
+        ["-b", "64", "--read-ahead", "3"],
+    ] {
+        let mut all = vec!["-m", &model, "--stride", "12"];
+        all.extend_from_slice(&args);
+        let p = common::parity(&records(&base), &records(&run(&all, &input)));
+        assert_eq!(
+            p.identical, p.lines,
+            "spans changed with {args:?}: {:?}",
+            p.first_mismatch
+        );
+        assert!(
+            p.max_score_diff < 1e-5,
+            "scores moved by {} with {args:?}",
+            p.max_score_diff
+        );
+    }
+}
+
+#[test]
+fn long_lines_are_windowed_not_truncated() {
+    let line = "Wolfgang lives in Berlin . ".repeat(200);
+    let o = run(&["-m", &tiny(), "-a", "none", "--stride", "12"], &line);
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let last_end = v["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["end"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    // The tiny model's windows hold 48 tokens; entities must reach the end of a 5,400-char line.
+    assert!(
+        last_end as usize > line.len() - 100,
+        "entities stop at {last_end} of {}",
+        line.len()
+    );
+}
+
+#[test]
+fn head_closes_the_pipe_quietly() {
+    let input = "Berlin\n".repeat(20_000);
+    let mut child = bin()
+        .args(["-m", &tiny()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let mut out = child.stdout.take().unwrap();
+    let mut first = [0u8; 10];
+    std::io::Read::read_exact(&mut out, &mut first).unwrap();
+    drop(out);
+    let o = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn one_line_error(o: &Output, code: i32, needle: &str) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
+    assert!(err.contains(needle), "expected {needle:?} in {err:?}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err:?}");
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn usage_and_failure_exit_codes() {
+    one_line_error(
+        &run(&["-m", &tiny(), "--device", "cuda"], "x\n"),
+        1,
+        "without CUDA support",
+    );
+    one_line_error(
+        &run(&["-m", &tiny(), "--device", "tpu"], "x\n"),
+        1,
+        "expected cpu, cuda",
+    );
+    one_line_error(&run(&["-m", "/no/such/dir"], "x\n"), 1, "no such directory");
+    one_line_error(
+        &run(&["-m", &tiny(), "--stride", "47"], "x\n"),
+        1,
+        "--stride 47 must be smaller",
+    );
+    one_line_error(
+        &run(&["-m", &tiny(), "--max-length", "4096"], "x\n"),
+        1,
+        "exceeds what the model allows",
+    );
+    one_line_error(
+        &run(&["-m", &tiny(), "/no/such/file.txt"], ""),
+        1,
+        "/no/such/file.txt",
+    );
+    one_line_error(
+        &run(&["-m", "dslim/distilbert-NER"], "x\n"),
+        1,
+        "--model DIR",
+    );
+    let o = run(&["--aggregation", "bogus"], "");
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(&["--help"], "");
+    assert!(o.status.success() && stdout(&o).contains("Examples:"));
+}
+
+#[test]
+fn device_auto_falls_back_to_cpu() {
+    let o = run(&["-m", &tiny(), "--device", "auto"], "Berlin\n");
+    assert!(o.status.success());
+    assert_eq!(stdout(&o).lines().count(), 1);
+}
+
+#[test]
+fn crlf_and_bom_are_not_text() {
+    let o = run(&["-m", &tiny(), "-a", "none"], "\u{feff}Berlin\r\nRome\r\n");
+    let texts: Vec<String> = stdout(&o)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(texts, ["Berlin", "Rome"]);
+}
+
+#[test]
+fn invalid_utf8_names_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("bad.txt");
+    std::fs::write(&f, b"ok\nbad \xff here\n").unwrap();
+    let o = run(&["-m", &tiny(), f.to_str().unwrap()], "");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err.contains("bad.txt:2: invalid UTF-8 at byte 4"), "{err}");
+}
+
+#[test]
+fn list_models_prints_the_catalog() {
+    let o = run(&["--list-models"], "");
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("dslim/distilbert-NER"));
+}
