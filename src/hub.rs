@@ -97,19 +97,26 @@ fn download(id: &str, revision: Option<&str>) -> Result<PathBuf> {
     let client = hf_hub::HFClientSync::new()
         .map_err(|e| hub_error(id, "cannot start the hub client", &e.to_string()))?;
     let repo = client.model(owner, name);
-    let fetch = |file: &str| -> std::result::Result<PathBuf, hf_hub::HFError> {
+    let fetch = |file: &str, cache_only: bool| -> std::result::Result<PathBuf, hf_hub::HFError> {
         repo.download_file()
             .filename(file)
             .maybe_revision(revision.map(str::to_string))
-            .local_files_only(local_only)
+            .local_files_only(local_only || cache_only)
             .send()
     };
-    let required = |file: &str| fetch(file).map_err(|e| explain(id, file, local_only, &e));
+    let required = |file: &str| fetch(file, false).map_err(|e| explain(id, file, local_only, &e));
+    // A file the repo may lack. When the hub cannot be reached, hf-hub falls back to the cache for
+    // files it has, but reports the network error for files it knows the repo lacks: ask the
+    // cache again so those read as absent, as they would online.
     let optional = |file: &str| -> Result<Option<PathBuf>> {
-        match fetch(file) {
+        match fetch(file, false) {
             Ok(p) => Ok(Some(p)),
             Err(e) if is_missing(&e) => Ok(None),
-            Err(e) => Err(explain(id, file, local_only, &e)),
+            Err(e) => match fetch(file, true) {
+                Ok(p) => Ok(Some(p)),
+                Err(hf_hub::HFError::EntryNotFound { .. }) => Ok(None),
+                Err(_) => Err(explain(id, file, local_only, &e)),
+            },
         }
     };
     let config = required("config.json")?;

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: reference files, entity comparison, paths.
 #![allow(dead_code)]
 
+pub mod hub_server;
+
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
