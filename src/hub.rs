@@ -53,13 +53,12 @@ impl ModelSource {
                 revision,
             });
         }
-        let looks_like_path = spec.starts_with('.')
-            || spec.starts_with('/')
-            || spec.contains(std::path::MAIN_SEPARATOR) && spec.matches('/').count() > 1;
         if path.exists() {
             return Err(Error::Usage(format!("--model {spec}: not a directory")));
         }
-        if looks_like_path || !spec.contains('/') {
+        // A hub id is exactly `owner/name`; anything else was meant as a path.
+        let looks_like_path = spec.starts_with(['.', '/', '~']) || spec.matches('/').count() != 1;
+        if looks_like_path {
             return Err(Error::Usage(format!(
                 "--model {spec}: no such directory, and not a hub id (owner/name) or a catalog alias (see --list-models)"
             )));
