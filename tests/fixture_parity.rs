@@ -16,6 +16,7 @@ const MODELS: &[&str] = &[
     "tiny-distilbert-f16",
     "tiny-xlmr-unigram",
     "tiny-bert-bioes",
+    "tiny-bert-sharded-bf16",
 ];
 const STRATEGIES: &[(&str, Aggregation)] = &[
     ("none", Aggregation::None),
