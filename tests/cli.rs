@@ -346,3 +346,31 @@ fn list_models_prints_the_catalog() {
     assert!(o.status.success());
     assert!(stdout(&o).contains("dslim/distilbert-NER"));
 }
+
+#[test]
+fn truncation_and_padding_baked_into_tokenizer_json_are_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = common::fixture_model("tiny-bert");
+    for f in ["config.json", "model.safetensors", "tokenizer_config.json"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+    }
+    let mut tok: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(src.join("tokenizer.json")).unwrap())
+            .unwrap();
+    tok["truncation"] = serde_json::json!({"direction": "Right", "max_length": 6, "strategy": "LongestFirst", "stride": 0});
+    tok["padding"] = serde_json::json!({"strategy": {"Fixed": 40}, "direction": "Right", "pad_to_multiple_of": null,
+        "pad_id": 0, "pad_type_id": 0, "pad_token": "[PAD]"});
+    std::fs::write(dir.path().join("tokenizer.json"), tok.to_string()).unwrap();
+    let input = std::fs::read_to_string(common::root().join("tests/fixtures/inputs.txt")).unwrap();
+    let baked = run(
+        &["-m", dir.path().to_str().unwrap(), "--stride", "12"],
+        &input,
+    );
+    let clean = run(&["-m", &tiny(), "--stride", "12"], &input);
+    assert!(
+        baked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&baked.stderr)
+    );
+    assert_eq!(stdout(&baked), stdout(&clean));
+}
