@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use crate::decode::{aggregate, Aggregation, DecodeContext, Entity, Scheme};
+use crate::decode::{aggregate, words, Aggregation, DecodeContext, Entity, Scheme, WordLabel};
 use crate::error::{Error, Result};
 use crate::model::{Batch, TokenClassifier};
 use crate::tokenize::{TextTokenizer, Window};
@@ -31,7 +31,7 @@ impl Tagger {
         &self.model.config().labels
     }
 
-    fn context(&self) -> DecodeContext<'_> {
+    pub fn context(&self) -> DecodeContext<'_> {
         DecodeContext {
             labels: self.labels(),
             scheme: self.scheme,
@@ -61,6 +61,29 @@ impl Tagger {
                     .zip(t.probs.iter().map(Vec::as_slice))
                     .collect();
                 aggregate::decode_line(&ctx, &chars, &pairs)
+            })
+            .collect())
+    }
+
+    /// Tags pre-tokenized sentences: one label per given word (`None` for words the tokenizer
+    /// dropped), decided by the word's first sub-token or per the aggregation strategy.
+    pub fn tag_words(&self, sentences: &[Vec<&str>]) -> Result<Vec<Vec<Option<WordLabel>>>> {
+        let windows = sentences
+            .par_iter()
+            .map(|words| self.tokenizer.windows_of_words(words))
+            .collect::<Result<Vec<_>>>()?;
+        let tagged = self.run_model(windows)?;
+        let ctx = self.context();
+        Ok(sentences
+            .par_iter()
+            .zip(tagged.par_iter())
+            .map(|(words, t)| {
+                let pairs: Vec<(&Window, &[f32])> = t
+                    .windows
+                    .iter()
+                    .zip(t.probs.iter().map(Vec::as_slice))
+                    .collect();
+                words::word_labels(&ctx, words.len(), &pairs)
             })
             .collect())
     }

@@ -1,30 +1,55 @@
-//! Command line: clap arguments → the checked [`ner_tag::config::Config`].
+//! Command line: clap arguments → the checked [`ner_tag::config::Config`], and the `eval` subcommand.
 
-use clap::{Parser, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use ner_tag::config::{Config, DeviceChoice};
-use ner_tag::decode::Aggregation;
+use ner_tag::decode::{Aggregation, Scheme};
+use ner_tag::eval::{self, report};
 use ner_tag::hub::{catalog, ModelSource};
 use ner_tag::input::Source;
 use ner_tag::output::Format;
 use ner_tag::pipeline::{self, TagOptions};
+use ner_tag::records::InputFormat;
 
 const EXAMPLES: &str = "\
 Examples:
   printf 'My name is Wolfgang and I live in Berlin\\n' | ner-tag --model ../shared/models/bert-minilm-conll03
   ner-tag -m dslim/distilbert-NER corpus.txt > entities.jsonl
   ner-tag -m ./my-checkpoint -f conll -a first a.txt b.txt
-  ner-tag -m distilbert-ner --aggregation simple --stride 64 long-documents.txt | jq .entities
+  ner-tag -m ./ckpt --input-format jsonl --text-field body docs.jsonl | jq .entities
+  ner-tag -m ./ckpt --input-format conll -f conll test.conll | conlleval
+  ner-tag eval -m ../shared/models/bert-minilm-conll03 ../shared/data/conll2003/valid.txt
 
 Exit status: 0 success, 1 failure (one line on stderr), 2 usage error.";
 
 #[derive(Parser, Debug)]
-#[command(name = "ner-tag", version, about = "Tag named entities in text with Hugging Face token-classification models", after_help = EXAMPLES)]
-pub struct Args {
-    /// Input files, read in order; stdin when none or `-`. One output record per input line.
-    #[arg(value_name = "FILE")]
-    files: Vec<String>,
+#[command(
+    name = "ner-tag",
+    version,
+    about = "Tag named entities in text with Hugging Face token-classification models",
+    after_help = EXAMPLES,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
 
+    #[command(flatten)]
+    tag: TagArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Tag the tokens of gold CoNLL files and score them like conlleval / seqeval.
+    #[command(
+        after_help = "Example:\n  ner-tag eval -m ../shared/models/bert-minilm-conll03 ../shared/data/conll2003/valid.txt"
+    )]
+    Eval(EvalArgs),
+}
+
+/// How the model is found and run; shared by tagging and `eval`.
+#[derive(Args, Debug)]
+struct ModelArgs {
     /// Local checkpoint directory, hub id (owner/name) or catalog alias (see --list-models).
     #[arg(
         short,
@@ -38,17 +63,9 @@ pub struct Args {
     #[arg(long, value_name = "REV")]
     revision: Option<String>,
 
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = FormatArg::Jsonl)]
-    format: FormatArg,
-
     /// How sub-token predictions become entities (the transformers pipeline's strategies).
     #[arg(short, long, value_enum, default_value_t = AggregationArg::First)]
     aggregation: AggregationArg,
-
-    /// Report start/end as UTF-8 byte offsets instead of character offsets.
-    #[arg(long)]
-    byte_offsets: bool,
 
     /// Tokens per window, special tokens included [default: what the model allows].
     #[arg(long, value_name = "N")]
@@ -71,9 +88,39 @@ pub struct Args {
     #[arg(long, value_name = "DEVICE", default_value = "cpu")]
     device: String,
 
-    /// Lines read and tagged together (bounds memory) [default: 16 × batch size, at least 256].
+    /// Records read and tagged together (bounds memory) [default: 16 × batch size, at least 256].
     #[arg(long, value_name = "N", hide = true)]
     read_ahead: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+struct TagArgs {
+    /// Input files, read in order; stdin when none or `-`. One output record per input record.
+    #[arg(value_name = "FILE")]
+    files: Vec<String>,
+
+    #[command(flatten)]
+    model: ModelArgs,
+
+    /// Input format: text lines, JSON objects (one per line), or CoNLL token-per-line sentences.
+    #[arg(long, value_enum, default_value_t = InputFormatArg::Text)]
+    input_format: InputFormatArg,
+
+    /// The JSON field holding the text to tag (--input-format jsonl).
+    #[arg(long, value_name = "NAME", default_value = "text")]
+    text_field: String,
+
+    /// CoNLL input: the 1-based column of the gold tags [default: the last column holding tags].
+    #[arg(long, value_name = "N")]
+    gold_column: Option<usize>,
+
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = FormatArg::Jsonl)]
+    format: FormatArg,
+
+    /// Report start/end as UTF-8 byte offsets instead of character offsets.
+    #[arg(long)]
+    byte_offsets: bool,
 
     /// Print progress and a throughput summary on stderr.
     #[arg(long)]
@@ -84,10 +131,62 @@ pub struct Args {
     list_models: bool,
 }
 
+#[derive(Args, Debug)]
+struct EvalArgs {
+    /// Gold CoNLL files: token first, gold tag last, blank lines between sentences.
+    #[arg(value_name = "GOLD.conll", required = true)]
+    files: Vec<String>,
+
+    #[command(flatten)]
+    model: ModelArgs,
+
+    /// Report layout.
+    #[arg(long, value_enum, default_value_t = ReportArg::Conlleval)]
+    report: ReportArg,
+
+    /// Print the metrics as one JSON object instead of a report.
+    #[arg(long)]
+    json: bool,
+
+    /// How the gold tags are written.
+    #[arg(long, value_enum, default_value_t = SchemeArg::Iob2)]
+    scheme: SchemeArg,
+
+    /// The 1-based column of the gold tags [default: the last column holding tags].
+    #[arg(long, value_name = "N")]
+    gold_column: Option<usize>,
+
+    /// Score files that already hold predictions (last column) next to gold tags (the column
+    /// before), as conlleval does; no model is loaded.
+    #[arg(long)]
+    predictions: bool,
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum FormatArg {
     Jsonl,
     Conll,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum InputFormatArg {
+    Text,
+    Jsonl,
+    Conll,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ReportArg {
+    Conlleval,
+    Seqeval,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum SchemeArg {
+    Iob1,
+    Iob2,
+    Bioes,
+    Bilou,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -111,40 +210,50 @@ impl From<AggregationArg> for Aggregation {
     }
 }
 
-pub fn parse() -> Args {
-    Args::parse()
+pub fn parse() -> Cli {
+    Cli::parse()
 }
 
-fn config(args: Args) -> anyhow::Result<Config> {
-    let device = DeviceChoice::parse(&args.device)?;
-    let model = ModelSource::parse(&args.model, args.revision)?;
-    let inputs = if args.files.is_empty() {
+impl ModelArgs {
+    /// Sets up threads once, before any pool starts, and checks the model options.
+    fn prepare(&self) -> anyhow::Result<(ModelSource, DeviceChoice, TagOptions, usize)> {
+        if let Some(n) = self.threads {
+            // candle's CPU kernels size their pool from RAYON_NUM_THREADS.
+            std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n as usize)
+                .build_global()?;
+        }
+        let device = DeviceChoice::parse(&self.device)?;
+        let model = ModelSource::parse(&self.model, self.revision.clone())?;
+        let batch_size = self.batch_size as usize;
+        let opts = TagOptions {
+            aggregation: self.aggregation.into(),
+            max_length: self.max_length,
+            stride: self.stride,
+            batch_size,
+        };
+        let read_ahead = self.read_ahead.unwrap_or((batch_size * 16).max(256)).max(1);
+        Ok((model, device, opts, read_ahead))
+    }
+}
+
+fn sources(files: &[String]) -> Vec<Source> {
+    if files.is_empty() {
         vec![Source::Stdin]
     } else {
-        args.files.iter().map(|f| Source::parse(f)).collect()
-    };
-    let batch_size = args.batch_size as usize;
-    Ok(Config {
-        model,
-        inputs,
-        format: match args.format {
-            FormatArg::Jsonl => Format::Jsonl,
-            FormatArg::Conll => Format::Conll,
-        },
-        byte_offsets: args.byte_offsets,
-        tag: TagOptions {
-            aggregation: args.aggregation.into(),
-            max_length: args.max_length,
-            stride: args.stride,
-            batch_size,
-        },
-        device,
-        read_ahead: args.read_ahead.unwrap_or((batch_size * 16).max(256)).max(1),
-        stats: args.stats,
-    })
+        files.iter().map(|f| Source::parse(f)).collect()
+    }
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Some(Command::Eval(args)) => run_eval(args),
+        None => run_tag(cli.tag),
+    }
+}
+
+fn run_tag(args: TagArgs) -> anyhow::Result<()> {
     if args.list_models {
         for e in catalog() {
             let f1 = e.reported_f1.map_or("-".to_string(), |f| format!("{f:.2}"));
@@ -159,14 +268,70 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    if let Some(n) = args.threads {
-        // candle's CPU kernels size their pool from RAYON_NUM_THREADS; set it before any pool starts.
-        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n as usize)
-            .build_global()?;
-    }
-    let cfg = config(args)?;
+    let (model, device, tag, read_ahead) = args.model.prepare()?;
+    let cfg = Config {
+        model,
+        inputs: sources(&args.files),
+        input_format: match args.input_format {
+            InputFormatArg::Text => InputFormat::Text,
+            InputFormatArg::Jsonl => InputFormat::Jsonl {
+                field: args.text_field,
+            },
+            InputFormatArg::Conll => InputFormat::Conll {
+                gold_column: args.gold_column,
+            },
+        },
+        format: match args.format {
+            FormatArg::Jsonl => Format::Jsonl,
+            FormatArg::Conll => Format::Conll,
+        },
+        byte_offsets: args.byte_offsets,
+        tag,
+        device,
+        read_ahead,
+        stats: args.stats,
+    };
     pipeline::run(&cfg)?;
+    Ok(())
+}
+
+fn run_eval(args: EvalArgs) -> anyhow::Result<()> {
+    let scheme = match args.scheme {
+        SchemeArg::Iob1 => Scheme::Iob1,
+        SchemeArg::Iob2 => Scheme::Iob2,
+        SchemeArg::Bioes => Scheme::Bioes,
+        SchemeArg::Bilou => Scheme::Bilou,
+    };
+    let files = sources(&args.files);
+    let (evaluation, stats) = if args.predictions {
+        eval::score_predictions(&files, scheme)?
+    } else {
+        let (model, device, opts, read_ahead) = args.model.prepare()?;
+        let dir = model.resolve()?;
+        let tagger = pipeline::load_tagger(&dir, &device.open()?, &opts)?;
+        eval::evaluate(&tagger, &files, scheme, args.gold_column, read_ahead)?
+    };
+    let text = if args.json {
+        format!("{}\n", report::json(&evaluation))
+    } else {
+        match args.report {
+            ReportArg::Conlleval => report::conlleval(&evaluation),
+            ReportArg::Seqeval => report::seqeval(&evaluation),
+        }
+    };
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| ner_tag::Error::io("stdout", e))?;
+    if !args.predictions {
+        eprintln!(
+            "ner-tag eval: {} sentences, {} tokens in {:.2}s ({:.0} tokens/s)",
+            stats.sentences,
+            stats.tokens,
+            stats.seconds,
+            stats.tokens as f64 / stats.seconds.max(1e-9)
+        );
+    }
     Ok(())
 }

@@ -7,6 +7,7 @@ use crate::hub::ModelSource;
 use crate::input::Source;
 use crate::output::Format;
 use crate::pipeline::TagOptions;
+use crate::records::InputFormat;
 
 /// Where the forward passes run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +53,7 @@ impl DeviceChoice {
 pub struct Config {
     pub model: ModelSource,
     pub inputs: Vec<Source>,
+    pub input_format: InputFormat,
     pub format: Format,
     pub byte_offsets: bool,
     pub tag: TagOptions,

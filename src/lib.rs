@@ -8,11 +8,13 @@ pub mod batch;
 pub mod config;
 pub mod decode;
 pub mod error;
+pub mod eval;
 pub mod hub;
 pub mod input;
 pub mod model;
 pub mod output;
 pub mod pipeline;
+pub mod records;
 pub mod tokenize;
 
 pub use error::{Error, Result};

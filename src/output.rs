@@ -18,8 +18,22 @@ pub struct TaggedRecord<'a> {
     pub line: usize,
     pub text: &'a str,
     pub entities: &'a [Entity],
-    /// The tokenizer's pre-tokenized words, for CoNLL output.
+    /// Character spans of the words CoNLL output lists (the tokenizer's pre-tokenized words of
+    /// a text line, or the given tokens of a sentence).
     pub words: &'a [(usize, usize)],
+    pub input: InputKind<'a>,
+}
+
+/// What the record was read from, which decides what else it prints.
+pub enum InputKind<'a> {
+    Text,
+    /// A JSONL object: printed back with `entities` added (replacing any such field).
+    Json(&'a serde_json::Map<String, serde_json::Value>),
+    /// A CoNLL sentence: its predicted word tags, and gold tags when the input had them.
+    Sentence {
+        predicted: &'a [&'a str],
+        gold: Option<&'a [String]>,
+    },
 }
 
 #[derive(Serialize)]
@@ -93,14 +107,35 @@ impl<W: Write> Printer<W> {
                             score: e.score,
                         }
                     })
-                    .collect();
-                let json = JsonRecord {
-                    line: rec.line,
-                    file: rec.file,
-                    text: rec.text,
-                    entities,
+                    .collect::<Vec<_>>();
+                if let InputKind::Json(object) = &rec.input {
+                    let mut object = (*object).clone();
+                    let entities = serde_json::to_value(entities).map_err(io::Error::other)?;
+                    object.insert("entities".into(), entities);
+                    serde_json::to_writer(&mut self.buf, &object).map_err(io::Error::other)?;
+                } else {
+                    let json = JsonRecord {
+                        line: rec.line,
+                        file: rec.file,
+                        text: rec.text,
+                        entities,
+                    };
+                    serde_json::to_writer(&mut self.buf, &json).map_err(io::Error::other)?;
+                }
+                self.buf.push(b'\n');
+            }
+            Format::Conll if matches!(rec.input, InputKind::Sentence { .. }) => {
+                let InputKind::Sentence { predicted, gold } = &rec.input else {
+                    unreachable!()
                 };
-                serde_json::to_writer(&mut self.buf, &json).map_err(io::Error::other)?;
+                // conlleval's input format: token [gold] predicted, space-separated.
+                for (i, &(s, e)) in rec.words.iter().enumerate() {
+                    let word = slice(s, e);
+                    match gold {
+                        Some(g) => writeln!(self.buf, "{word} {} {}", g[i], predicted[i])?,
+                        None => writeln!(self.buf, "{word} {}", predicted[i])?,
+                    }
+                }
                 self.buf.push(b'\n');
             }
             Format::Conll => {

@@ -13,11 +13,11 @@ use rayon::prelude::*;
 
 use crate::batch::Tagger;
 use crate::config::Config;
-use crate::decode::{Aggregation, Scheme};
+use crate::decode::{self, Aggregation, Entity, Scheme};
 use crate::error::{Error, Result};
-use crate::input::{LineReader, LineRecord};
 use crate::model::TokenClassifier;
-use crate::output::{Format, Printer, TaggedRecord};
+use crate::output::{Format, InputKind, Printer, TaggedRecord};
+use crate::records::{Record, RecordReader};
 use crate::tokenize::TextTokenizer;
 
 /// Settings that shape how a model is run, independent of where its input comes from.
@@ -88,19 +88,19 @@ pub struct RunStats {
     pub entities: usize,
 }
 
-/// Tags every line of the configured inputs and writes one record per line to `out`.
+/// Tags every record of the configured inputs and writes one output record per input record.
 pub fn tag_stream<W: Write>(tagger: &Tagger, cfg: &Config, out: W) -> Result<RunStats> {
     let started = Instant::now();
-    let mut reader = LineReader::new(cfg.inputs.clone());
-    let names: Vec<String> = reader.sources().iter().map(|s| s.name()).collect();
+    let mut reader = RecordReader::new(cfg.inputs.clone(), cfg.input_format.clone());
+    let names = reader.source_names();
     let with_file = names.len() > 1;
     let mut printer = Printer::new(out, cfg.format, cfg.byte_offsets, tagger.aggregation);
     let mut stats = RunStats::default();
-    let mut chunk: Vec<LineRecord> = Vec::with_capacity(cfg.read_ahead);
+    let mut chunk: Vec<Record> = Vec::with_capacity(cfg.read_ahead);
     loop {
         chunk.clear();
         while chunk.len() < cfg.read_ahead {
-            match reader.next_line()? {
+            match reader.next_record()? {
                 Some(rec) => chunk.push(rec),
                 None => break,
             }
@@ -108,33 +108,33 @@ pub fn tag_stream<W: Write>(tagger: &Tagger, cfg: &Config, out: W) -> Result<Run
         if chunk.is_empty() {
             break;
         }
-        let texts: Vec<&str> = chunk.iter().map(|r| r.text.as_str()).collect();
-        let entities = tagger.tag(&texts)?;
-        let words: Vec<Vec<(usize, usize)>> = if cfg.format == Format::Conll {
-            texts
-                .par_iter()
-                .map(|t| tagger.tokenizer.words(t))
-                .collect::<Result<_>>()?
-        } else {
-            vec![Vec::new(); texts.len()]
-        };
-        for ((rec, ents), words) in chunk.iter().zip(&entities).zip(&words) {
+        let tagged = tag_chunk(tagger, &chunk, cfg.format)?;
+        for (rec, t) in chunk.iter().zip(&tagged) {
+            let input = match rec {
+                Record::Text { .. } => InputKind::Text,
+                Record::Json { object, .. } => InputKind::Json(object),
+                Record::Sentence { gold, .. } => InputKind::Sentence {
+                    predicted: &t.word_tags,
+                    gold: gold.as_deref(),
+                },
+            };
             let record = TaggedRecord {
-                file: with_file.then(|| names[rec.source].as_str()),
-                line: rec.line,
-                text: &rec.text,
-                entities: ents,
-                words,
+                file: with_file.then(|| names[rec.source()].as_str()),
+                line: rec.line(),
+                text: &t.text,
+                entities: &t.entities,
+                words: &t.words,
+                input,
             };
             printer.write(&record).map_err(|e| Error::io("stdout", e))?;
-            stats.entities += ents.len();
+            stats.entities += t.entities.len();
         }
         stats.lines += chunk.len();
         printer.flush().map_err(|e| Error::io("stdout", e))?;
         if cfg.stats {
             let secs = started.elapsed().as_secs_f64();
             eprint!(
-                "\rner-tag: {} lines, {:.1} lines/s",
+                "\rner-tag: {} records, {:.1} records/s",
                 stats.lines,
                 stats.lines as f64 / secs.max(1e-9)
             );
@@ -143,7 +143,7 @@ pub fn tag_stream<W: Write>(tagger: &Tagger, cfg: &Config, out: W) -> Result<Run
     if cfg.stats {
         let secs = started.elapsed().as_secs_f64();
         eprintln!(
-            "\rner-tag: {} lines, {} entities in {:.2}s ({:.1} lines/s)",
+            "\rner-tag: {} records, {} entities in {:.2}s ({:.1} records/s)",
             stats.lines,
             stats.entities,
             secs,
@@ -151,6 +151,81 @@ pub fn tag_stream<W: Write>(tagger: &Tagger, cfg: &Config, out: W) -> Result<Run
         );
     }
     Ok(stats)
+}
+
+/// What tagging one record produced, ready for the printer.
+struct Tagged<'a> {
+    text: std::borrow::Cow<'a, str>,
+    entities: Vec<Entity>,
+    words: Vec<(usize, usize)>,
+    word_tags: Vec<&'a str>,
+}
+
+/// Tags a chunk: text lines and JSON texts through the line path, CoNLL sentences word by word.
+fn tag_chunk<'a>(
+    tagger: &'a Tagger,
+    chunk: &'a [Record],
+    format: Format,
+) -> Result<Vec<Tagged<'a>>> {
+    let texts: Vec<&str> = chunk
+        .iter()
+        .filter_map(|r| match r {
+            Record::Text { text, .. } | Record::Json { text, .. } => Some(text.as_str()),
+            Record::Sentence { .. } => None,
+        })
+        .collect();
+    let sentences: Vec<Vec<&str>> = chunk
+        .iter()
+        .filter_map(|r| match r {
+            Record::Sentence { tokens, .. } => Some(tokens.iter().map(String::as_str).collect()),
+            _ => None,
+        })
+        .collect();
+    let mut line_entities = tagger.tag(&texts)?.into_iter();
+    let mut line_words: std::vec::IntoIter<Vec<(usize, usize)>> = if format == Format::Conll {
+        texts
+            .par_iter()
+            .map(|t| tagger.tokenizer.words(t))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+    } else {
+        vec![Vec::new(); texts.len()].into_iter()
+    };
+    let mut sentence_labels = tagger.tag_words(&sentences)?.into_iter();
+    let ctx = tagger.context();
+    let mut out = Vec::with_capacity(chunk.len());
+    let mut texts = texts.into_iter();
+    let mut sentences = sentences.iter();
+    for rec in chunk {
+        out.push(match rec {
+            Record::Text { .. } | Record::Json { .. } => Tagged {
+                text: texts.next().expect("one text per record").into(),
+                entities: line_entities.next().expect("one result per text"),
+                words: line_words.next().expect("one word list per text"),
+                word_tags: Vec::new(),
+            },
+            Record::Sentence { .. } => {
+                let tokens = sentences.next().expect("one sentence per record");
+                let labels = sentence_labels.next().expect("one result per sentence");
+                let mut at = 0;
+                let words = tokens
+                    .iter()
+                    .map(|t| {
+                        let span = (at, at + t.chars().count());
+                        at = span.1 + 1;
+                        span
+                    })
+                    .collect();
+                Tagged {
+                    text: tokens.join(" ").into(),
+                    entities: decode::words::word_entities(&ctx, tokens, &labels),
+                    words,
+                    word_tags: decode::words::word_tags(tagger.labels(), &labels),
+                }
+            }
+        });
+    }
+    Ok(out)
 }
 
 /// The whole job: resolve and load the model, then tag the inputs to stdout.

@@ -52,7 +52,7 @@ struct Labelled {
 }
 
 /// Index of the first maximum, as numpy's argmax.
-fn argmax(xs: &[f32]) -> usize {
+pub fn argmax(xs: &[f32]) -> usize {
     let mut best = 0;
     for (i, &x) in xs.iter().enumerate() {
         if x > xs[best] {

@@ -2,6 +2,8 @@
 
 pub mod aggregate;
 pub mod tags;
+pub mod words;
 
 pub use aggregate::{Aggregation, DecodeContext, Entity};
 pub use tags::Scheme;
+pub use words::WordLabel;

@@ -1,0 +1,134 @@
+//! Decode stage for pre-tokenized input (`is_split_into_words`): one label per given word, from
+//! its first sub-token (or the mean / most confident of its sub-tokens with `average` / `max`).
+
+use super::aggregate::{argmax, Aggregation, DecodeContext, Entity};
+use super::tags;
+use crate::tokenize::Window;
+
+/// The label a word gets, as an index into the model's labels, with its probability.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WordLabel {
+    pub tag: usize,
+    pub score: f32,
+}
+
+/// Labels of `n_words` words. A word the tokenizer dropped entirely (e.g. only control
+/// characters) gets `None`. When overlapping windows both hold a word, the one where its first
+/// sub-token sits furthest from the window's edges decides, as it saw the most context.
+pub fn word_labels(
+    ctx: &DecodeContext,
+    n_words: usize,
+    windows: &[(&Window, &[f32])],
+) -> Vec<Option<WordLabel>> {
+    let n = ctx.labels.len();
+    // For each word: (context, window index, token positions in that window).
+    let mut best: Vec<Option<(usize, usize, Vec<usize>)>> = vec![None; n_words];
+    for (wi, (window, _)) in windows.iter().enumerate() {
+        let mut positions: Vec<Vec<usize>> = vec![Vec::new(); n_words];
+        for (pos, word) in window.words.iter().enumerate() {
+            if let Some(w) = word
+                .map(|w| w as usize)
+                .filter(|&w| w < n_words && !window.special[pos])
+            {
+                positions[w].push(pos);
+            }
+        }
+        let len = window.ids.len();
+        for (w, pos) in positions
+            .into_iter()
+            .enumerate()
+            .filter(|(_, p)| !p.is_empty())
+        {
+            let context = pos[0].min(len - 1 - pos[0]);
+            if best[w].as_ref().is_none_or(|b| context > b.0) {
+                best[w] = Some((context, wi, pos));
+            }
+        }
+    }
+    best.into_iter()
+        .map(|b| {
+            let (_, wi, pos) = b?;
+            let probs = windows[wi].1;
+            let row = |p: usize| &probs[p * n..(p + 1) * n];
+            let label = match ctx.aggregation {
+                Aggregation::Average => {
+                    let mut avg = vec![0f32; n];
+                    for &p in &pos {
+                        avg.iter_mut().zip(row(p)).for_each(|(a, x)| *a += x);
+                    }
+                    avg.iter_mut().for_each(|a| *a /= pos.len() as f32);
+                    let t = argmax(&avg);
+                    WordLabel {
+                        tag: t,
+                        score: avg[t],
+                    }
+                }
+                Aggregation::Max => {
+                    let p = pos.iter().copied().fold(pos[0], |b, p| {
+                        if max_of(row(p)) > max_of(row(b)) {
+                            p
+                        } else {
+                            b
+                        }
+                    });
+                    let t = argmax(row(p));
+                    WordLabel {
+                        tag: t,
+                        score: row(p)[t],
+                    }
+                }
+                _ => {
+                    let t = argmax(row(pos[0]));
+                    WordLabel {
+                        tag: t,
+                        score: row(pos[0])[t],
+                    }
+                }
+            };
+            Some(label)
+        })
+        .collect()
+}
+
+fn max_of(xs: &[f32]) -> f32 {
+    xs.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+}
+
+/// The predicted tag of each word (`O` for words without a label).
+pub fn word_tags<'a>(labels: &'a [String], words: &[Option<WordLabel>]) -> Vec<&'a str> {
+    words
+        .iter()
+        .map(|w| w.map_or("O", |w| labels[w.tag].as_str()))
+        .collect()
+}
+
+/// Entities over words joined by single spaces, with character offsets into that text; each
+/// entity's score is the mean of its words' scores.
+pub fn word_entities(
+    ctx: &DecodeContext,
+    tokens: &[&str],
+    words: &[Option<WordLabel>],
+) -> Vec<Entity> {
+    let mut starts = Vec::with_capacity(tokens.len());
+    let mut at = 0;
+    for t in tokens {
+        starts.push(at);
+        at += t.chars().count() + 1;
+    }
+    let tags = word_tags(ctx.labels, words);
+    tags::spans(&tags, ctx.scheme)
+        .into_iter()
+        .map(|(kind, a, b)| {
+            let scores: Vec<f64> = words[a..=b]
+                .iter()
+                .map(|w| w.map_or(0.0, |w| f64::from(w.score)))
+                .collect();
+            Entity {
+                label: kind.to_string(),
+                start: starts[a],
+                end: starts[b] + tokens[b].chars().count(),
+                score: (scores.iter().sum::<f64>() / scores.len() as f64) as f32,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,209 @@
+//! Input stage: turns lines into records — plain text lines, JSON objects with a text field, or
+//! pre-tokenized CoNLL sentences — each remembering the file and line it came from.
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::input::{LineReader, LineRecord, Source};
+
+/// How input lines are read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputFormat {
+    Text,
+    /// One JSON object per line; the named string field is tagged, the rest passes through.
+    Jsonl {
+        field: String,
+    },
+    /// One token per line (first column), optional gold tags (the given 1-based column, or the
+    /// last column that holds tags), blank line between sentences.
+    Conll {
+        gold_column: Option<usize>,
+    },
+}
+
+/// One unit of input, producing one output record.
+#[derive(Debug, Clone)]
+pub enum Record {
+    Text {
+        source: usize,
+        line: usize,
+        text: String,
+    },
+    Json {
+        source: usize,
+        line: usize,
+        object: Map<String, Value>,
+        text: String,
+    },
+    /// `line` is the sentence's first line.
+    Sentence {
+        source: usize,
+        line: usize,
+        tokens: Vec<String>,
+        gold: Option<Vec<String>>,
+    },
+}
+
+impl Record {
+    pub fn source(&self) -> usize {
+        match self {
+            Record::Text { source, .. }
+            | Record::Json { source, .. }
+            | Record::Sentence { source, .. } => *source,
+        }
+    }
+
+    pub fn line(&self) -> usize {
+        match self {
+            Record::Text { line, .. }
+            | Record::Json { line, .. }
+            | Record::Sentence { line, .. } => *line,
+        }
+    }
+}
+
+/// Reads records of one format from the sources, in order.
+pub struct RecordReader {
+    lines: LineReader,
+    format: InputFormat,
+    /// A line read past the end of a CoNLL sentence (the next file's first line).
+    pending: Option<LineRecord>,
+}
+
+impl RecordReader {
+    pub fn new(sources: Vec<Source>, format: InputFormat) -> Self {
+        Self {
+            lines: LineReader::new(sources),
+            format,
+            pending: None,
+        }
+    }
+
+    pub fn source_names(&self) -> Vec<String> {
+        self.lines.sources().iter().map(Source::name).collect()
+    }
+
+    pub fn next_record(&mut self) -> Result<Option<Record>> {
+        match &self.format {
+            InputFormat::Text => Ok(self.lines.next_line()?.map(|l| Record::Text {
+                source: l.source,
+                line: l.line,
+                text: l.text,
+            })),
+            InputFormat::Jsonl { field } => {
+                let Some(l) = self.lines.next_line()? else {
+                    return Ok(None);
+                };
+                let field = field.clone();
+                let err = |msg: String| Error::Input {
+                    name: self.lines.sources()[l.source].name(),
+                    line: l.line,
+                    msg,
+                };
+                let object = match serde_json::from_str::<Value>(&l.text) {
+                    Ok(Value::Object(o)) => o,
+                    Ok(_) => return Err(err("not a JSON object".into())),
+                    Err(e) => return Err(err(format!("invalid JSON: {e}"))),
+                };
+                let text = match object.get(&field) {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(_) => return Err(err(format!("field \"{field}\" is not a string"))),
+                    None => return Err(err(format!("no field \"{field}\""))),
+                };
+                Ok(Some(Record::Json {
+                    source: l.source,
+                    line: l.line,
+                    object,
+                    text,
+                }))
+            }
+            InputFormat::Conll { gold_column } => {
+                let gold_column = *gold_column;
+                self.next_sentence(gold_column)
+            }
+        }
+    }
+
+    fn next_sentence(&mut self, gold_column: Option<usize>) -> Result<Option<Record>> {
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        let mut start: Option<(usize, usize)> = None;
+        loop {
+            let next = match self.pending.take() {
+                Some(l) => Some(l),
+                None => self.lines.next_line()?,
+            };
+            let Some(l) = next else { break };
+            if let Some((source, _)) = start {
+                if l.source != source {
+                    self.pending = Some(l); // a file ends a sentence
+                    break;
+                }
+            }
+            let fields: Vec<&str> = l.text.split_whitespace().collect();
+            if fields.is_empty() || fields[0] == "-DOCSTART-" {
+                if start.is_some() {
+                    break;
+                }
+                continue;
+            }
+            match start {
+                None => start = Some((l.source, l.line)),
+                Some(_) if fields.len() != rows[0].len() => {
+                    return Err(Error::Input {
+                        name: self.lines.sources()[l.source].name(),
+                        line: l.line,
+                        msg: format!(
+                            "{} columns where the sentence's first token had {}",
+                            fields.len(),
+                            rows[0].len()
+                        ),
+                    })
+                }
+                Some(_) => {}
+            }
+            rows.push(fields.into_iter().map(str::to_string).collect());
+        }
+        let Some((source, line)) = start else {
+            return Ok(None);
+        };
+        let gold = gold_column_of(&rows, gold_column).map_err(|msg| Error::Input {
+            name: self.lines.sources()[source].name(),
+            line,
+            msg,
+        })?;
+        let gold = gold.map(|c| rows.iter().map(|r| r[c].clone()).collect());
+        let tokens = rows.into_iter().map(|mut r| r.swap_remove(0)).collect();
+        Ok(Some(Record::Sentence {
+            source,
+            line,
+            tokens,
+            gold,
+        }))
+    }
+}
+
+/// Whether a CoNLL field looks like an entity tag: `O`, or a one-letter prefix, `-`, a type.
+fn looks_like_tag(s: &str) -> bool {
+    s == "O" || (s.len() > 2 && s.as_bytes()[1] == b'-' && b"BIESLU".contains(&s.as_bytes()[0]))
+}
+
+/// Which column holds the gold tags: the one asked for (1-based), or else the last column whose
+/// every value looks like a tag — so `token TAG 0` files and `token POS CHUNK NER` files both work.
+fn gold_column_of(
+    rows: &[Vec<String>],
+    asked: Option<usize>,
+) -> std::result::Result<Option<usize>, String> {
+    let n = rows.first().map_or(0, Vec::len);
+    if let Some(c) = asked {
+        return if c >= 2 && c <= n {
+            Ok(Some(c - 1))
+        } else {
+            Err(format!(
+                "--gold-column {c}: the sentence has {n} columns (the token is column 1)"
+            ))
+        };
+    }
+    Ok((1..n)
+        .rev()
+        .find(|&c| rows.iter().all(|r| looks_like_tag(&r[c]))))
+}
