@@ -18,6 +18,8 @@ pub struct Tagger {
     /// Padded tokens per forward pass, so a batch of long windows does not take more memory than
     /// a batch of short ones.
     pub max_batch_tokens: usize,
+    /// Run whole batches in parallel (CPU), instead of one at a time (GPU).
+    pub parallel_batches: bool,
 }
 
 /// The windows of one line and, once the model has run, their probabilities.
@@ -65,6 +67,44 @@ impl Tagger {
             .collect())
     }
 
+    /// One padded forward pass over a batch of windows; their probabilities, in batch order.
+    fn forward_group(
+        &self,
+        group: &[(usize, usize, usize)],
+        windows: &[&Vec<Window>],
+        n_labels: usize,
+    ) -> Result<Vec<Vec<f32>>> {
+        let rows = group.len();
+        let len = group[0].0.max(1);
+        let mut ids = vec![self.model.config().pad_token_id; rows * len];
+        let mut mask = vec![0u8; rows * len];
+        for (r, &(n, l, w)) in group.iter().enumerate() {
+            ids[r * len..r * len + n].copy_from_slice(&windows[l][w].ids);
+            mask[r * len..r * len + n].fill(1);
+        }
+        let logits = self.model.forward(&Batch {
+            ids: &ids,
+            mask: &mask,
+            rows,
+            len,
+        })?;
+        let logits: Vec<f32> = logits.flatten_all()?.to_vec1()?;
+        group
+            .iter()
+            .enumerate()
+            .map(|(r, &(n, _, _))| {
+                let row = &logits[r * len * n_labels..(r * len + n) * n_labels];
+                if row.iter().any(|x| !x.is_finite()) {
+                    return Err(Error::Model {
+                        model: "forward pass".into(),
+                        msg: "produced NaN/inf logits".into(),
+                    });
+                }
+                Ok(aggregate::softmax_rows(row, n_labels))
+            })
+            .collect()
+    }
+
     /// Tags pre-tokenized sentences: one label per given word (`None` for words the tokenizer
     /// dropped), decided by the word's first sub-token or per the aggregation strategy.
     pub fn tag_words(&self, sentences: &[Vec<&str>]) -> Result<Vec<Vec<Option<WordLabel>>>> {
@@ -108,6 +148,8 @@ impl Tagger {
                 windows: ws,
             })
             .collect();
+        // Cut the sorted jobs into batches: at most batch_size windows and max_batch_tokens padded tokens.
+        let mut groups = Vec::new();
         let mut start = 0;
         while start < jobs.len() {
             let len = jobs[start].0.max(1);
@@ -115,31 +157,23 @@ impl Tagger {
                 .batch_size
                 .min((self.max_batch_tokens / len).max(1))
                 .min(jobs.len() - start);
-            let group = &jobs[start..start + rows];
-            let mut ids = vec![self.model.config().pad_token_id; rows * len];
-            let mut mask = vec![0u8; rows * len];
-            for (r, &(n, l, w)) in group.iter().enumerate() {
-                ids[r * len..r * len + n].copy_from_slice(&out[l].windows[w].ids);
-                mask[r * len..r * len + n].fill(1);
-            }
-            let logits = self.model.forward(&Batch {
-                ids: &ids,
-                mask: &mask,
-                rows,
-                len,
-            })?;
-            let logits: Vec<f32> = logits.flatten_all()?.to_vec1()?;
-            for (r, &(n, l, w)) in group.iter().enumerate() {
-                let row = &logits[r * len * n_labels..(r * len + n) * n_labels];
-                if row.iter().any(|x| !x.is_finite()) {
-                    return Err(Error::Model {
-                        model: "forward pass".into(),
-                        msg: "produced NaN/inf logits".into(),
-                    });
-                }
-                out[l].probs[w] = aggregate::softmax_rows(row, n_labels);
-            }
+            groups.push(&jobs[start..start + rows]);
             start += rows;
+        }
+        let windows: Vec<&Vec<Window>> = out.iter().map(|t| &t.windows).collect();
+        let run = |group: &&[(usize, usize, usize)]| self.forward_group(group, &windows, n_labels);
+        // On CPU, whole batches run side by side, each single-threaded inside candle: that keeps
+        // both cores busy without candle's per-operation synchronisation, and makes results
+        // independent of the thread count.
+        let results: Vec<Vec<Vec<f32>>> = if self.parallel_batches {
+            groups.par_iter().map(run).collect::<Result<_>>()?
+        } else {
+            groups.iter().map(run).collect::<Result<_>>()?
+        };
+        for (group, probs) in groups.iter().zip(results) {
+            for (&(_, l, w), p) in group.iter().zip(probs) {
+                out[l].probs[w] = p;
+            }
         }
         Ok(out)
     }

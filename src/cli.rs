@@ -217,13 +217,16 @@ pub fn parse() -> Cli {
 impl ModelArgs {
     /// Sets up threads once, before any pool starts, and checks the model options.
     fn prepare(&self) -> anyhow::Result<(ModelSource, DeviceChoice, TagOptions, usize)> {
-        if let Some(n) = self.threads {
-            // candle's CPU kernels size their pool from RAYON_NUM_THREADS.
-            std::env::set_var("RAYON_NUM_THREADS", n.to_string());
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(n as usize)
-                .build_global()?;
-        }
+        let threads = self.threads.map_or_else(
+            || std::thread::available_parallelism().map_or(1, |n| n.get()),
+            |n| n as usize,
+        );
+        // Batches run side by side on the global pool, each single-threaded inside candle, whose
+        // CPU kernels size their own parallelism from RAYON_NUM_THREADS: set before any pool starts.
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global()?;
         let device = DeviceChoice::parse(&self.device)?;
         let model = ModelSource::parse(&self.model, self.revision.clone())?;
         let batch_size = self.batch_size as usize;

@@ -78,6 +78,7 @@ pub fn load_tagger(dir: &Path, device: &Device, opts: &TagOptions) -> Result<Tag
         aggregation: opts.aggregation,
         batch_size: opts.batch_size.max(1),
         max_batch_tokens: opts.batch_size.max(1) * 128,
+        parallel_batches: device.is_cpu(),
     })
 }
 

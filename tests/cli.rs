@@ -180,6 +180,11 @@ fn same_input_same_bytes_and_same_spans_whatever_batching() {
         stdout(&base),
         "two identical runs differ"
     );
+    // Batches are single-threaded inside candle, so the thread count cannot change a bit.
+    for j in ["1", "2", "3"] {
+        let o = run(&["-m", &model, "--stride", "12", "-j", j], &input);
+        assert_eq!(stdout(&o), stdout(&base), "output changed with -j {j}");
+    }
     // Other batch shapes change the order of float additions inside the matrix kernels, so scores
     // may move in the last bits; the spans may not.
     for args in [
