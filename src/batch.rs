@@ -34,13 +34,29 @@ impl Tagger {
     }
 
     pub fn context(&self) -> DecodeContext<'_> {
+        self.context_with(self.aggregation)
+    }
+
+    fn context_with(&self, aggregation: Aggregation) -> DecodeContext<'_> {
         DecodeContext {
             labels: self.labels(),
             scheme: self.scheme,
             subword_prefix: self.tokenizer.subword_prefix(),
             unk_id: self.tokenizer.unk_id(),
-            aggregation: self.aggregation,
+            aggregation,
         }
+    }
+
+    /// Entities of a line whose windows have been through the model, decoded with `aggregation`
+    /// (one model run can be decoded with every strategy).
+    pub fn decode(&self, line: &str, tagged: &TaggedLine, aggregation: Aggregation) -> Vec<Entity> {
+        let chars: Vec<char> = line.chars().collect();
+        let pairs: Vec<(&Window, &[f32])> = tagged
+            .windows
+            .iter()
+            .zip(tagged.probs.iter().map(Vec::as_slice))
+            .collect();
+        aggregate::decode_line(&self.context_with(aggregation), &chars, &pairs)
     }
 
     /// Tags a chunk of lines: tokenize in parallel, run the model over sorted batches, decode in
@@ -51,19 +67,10 @@ impl Tagger {
             .map(|l| self.tokenizer.windows(l))
             .collect::<Result<Vec<_>>>()?;
         let tagged = self.run_model(windows)?;
-        let ctx = self.context();
         Ok(lines
             .par_iter()
             .zip(tagged.par_iter())
-            .map(|(line, t)| {
-                let chars: Vec<char> = line.chars().collect();
-                let pairs: Vec<(&Window, &[f32])> = t
-                    .windows
-                    .iter()
-                    .zip(t.probs.iter().map(Vec::as_slice))
-                    .collect();
-                aggregate::decode_line(&ctx, &chars, &pairs)
-            })
+            .map(|(line, t)| self.decode(line, t, self.aggregation))
             .collect())
     }
 

@@ -14,18 +14,7 @@ fn bin() -> Command {
     c
 }
 
-fn run(args: &[&str], stdin: &str) -> Output {
-    let mut child = bin()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A run that fails before reading its input closes the pipe: the exit status tells the story.
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    child.wait_with_output().unwrap()
-}
+use common::run;
 
 fn tiny() -> String {
     common::fixture_model("tiny-bert").display().to_string()

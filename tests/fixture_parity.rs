@@ -6,9 +6,9 @@ mod common;
 
 use candle_core::Device;
 use ner_tag::batch::Tagger;
-use ner_tag::decode::{aggregate, Aggregation, DecodeContext, Scheme};
+use ner_tag::decode::{Aggregation, Scheme};
 use ner_tag::pipeline::{load_tagger, TagOptions};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 const MODELS: &[&str] = &[
     "tiny-bert",
@@ -128,13 +128,6 @@ fn entities_match_transformers_for_every_strategy() {
             if t.scheme != Scheme::Iob2 && *aggregation != Aggregation::None {
                 continue;
             }
-            let ctx = DecodeContext {
-                labels: t.labels(),
-                scheme: t.scheme,
-                subword_prefix: t.tokenizer.subword_prefix(),
-                unk_id: t.tokenizer.unk_id(),
-                aggregation: *aggregation,
-            };
             let expected = common::read_jsonl(
                 &common::fixture_model(name).join(format!("expected/{strategy}.jsonl")),
             );
@@ -142,12 +135,7 @@ fn entities_match_transformers_for_every_strategy() {
                 .iter()
                 .map(|rec| {
                     let i = rec["line"].as_u64().unwrap() as usize;
-                    let chars: Vec<char> = lines[i].chars().collect();
-                    let pairs: Vec<_> =
-                        tagged[i].windows.iter().zip(tagged[i].probs.iter().map(Vec::as_slice)).collect();
-                    let ents = aggregate::decode_line(&ctx, &chars, &pairs);
-                    json!({"line": i, "text": lines[i], "entities": ents.iter().map(|e| json!({
-                        "label": e.label, "start": e.start, "end": e.end, "score": e.score})).collect::<Vec<_>>()})
+                    common::record(i, &lines[i], &t.decode(&lines[i], &tagged[i], *aggregation))
                 })
                 .collect();
             let p = common::parity(&expected, &got);

@@ -6,9 +6,9 @@
 mod common;
 
 use candle_core::Device;
-use ner_tag::decode::{aggregate, Aggregation, DecodeContext};
+use ner_tag::decode::Aggregation;
 use ner_tag::pipeline::{load_tagger, TagOptions};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// Tags the reference's texts once and checks each strategy's decoding against its file.
 fn check(model: &str, reference_prefix: &str, strategies: &[(&str, Aggregation)], min_rate: f64) {
@@ -39,24 +39,11 @@ fn check(model: &str, reference_prefix: &str, strategies: &[(&str, Aggregation)]
         let reference = common::read_jsonl(
             &shared.join(format!("reference/{reference_prefix}.{strategy}.jsonl")),
         );
-        let ctx = DecodeContext {
-            labels: t.labels(),
-            scheme: t.scheme,
-            subword_prefix: t.tokenizer.subword_prefix(),
-            unk_id: t.tokenizer.unk_id(),
-            aggregation: *aggregation,
-        };
         let got: Vec<Value> = lines
             .iter()
             .zip(&tagged)
             .enumerate()
-            .map(|(i, (line, tl))| {
-                let chars: Vec<char> = line.chars().collect();
-                let pairs: Vec<_> = tl.windows.iter().zip(tl.probs.iter().map(Vec::as_slice)).collect();
-                let ents = aggregate::decode_line(&ctx, &chars, &pairs);
-                json!({"line": i, "text": line, "entities": ents.iter().map(|e| json!({
-                    "label": e.label, "start": e.start, "end": e.end, "score": e.score})).collect::<Vec<_>>()})
-            })
+            .map(|(i, (line, tl))| common::record(i, line, &t.decode(line, tl, *aggregation)))
             .collect();
         let p = common::parity(&reference, &got);
         eprintln!(

@@ -5,7 +5,7 @@ pub mod hub_server;
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -81,4 +81,32 @@ pub fn parity(reference: &[Value], got: &[Value]) -> Parity {
         }
     }
     p
+}
+
+/// A record in the reference files' shape, from a line and its entities.
+pub fn record(i: usize, line: &str, entities: &[ner_tag::decode::Entity]) -> Value {
+    let ents: Vec<Value> = entities
+        .iter()
+        .map(|e| json!({"label": e.label, "start": e.start, "end": e.end, "score": e.score}))
+        .collect();
+    json!({"line": i, "text": line, "entities": ents})
+}
+
+/// Runs `ner-tag` with `args`, feeding `stdin`, with the hub out of reach.
+pub fn run(args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ner-tag"))
+        .args(args)
+        .env_remove("HF_ENDPOINT")
+        .env("HF_HUB_OFFLINE", "1")
+        .env("HF_HOME", std::env::temp_dir().join("ner-tag-test-no-hub"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A run that fails before reading its input closes the pipe: the exit status tells the story.
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    child.wait_with_output().unwrap()
 }
