@@ -8,7 +8,7 @@ use ner_tag::eval::{self, report};
 use ner_tag::hub::{catalog, ModelSource};
 use ner_tag::input::Source;
 use ner_tag::output::Format;
-use ner_tag::pipeline::{self, TagOptions};
+use ner_tag::pipeline::{self, Interrupt, OnError, TagOptions};
 use ner_tag::records::InputFormat;
 
 const EXAMPLES: &str = "\
@@ -126,6 +126,15 @@ struct TagArgs {
     #[arg(long)]
     stats: bool,
 
+    /// A record that cannot be tagged: `skip` writes an error record in its place and exits 3 at
+    /// the end; `fail` stops there with exit 1, everything before it written.
+    #[arg(long, value_enum, default_value_t = OnErrorArg::Skip)]
+    on_error: OnErrorArg,
+
+    /// Replace invalid UTF-8 with U+FFFD and tag the line (offsets index the replaced text).
+    #[arg(long)]
+    lossy: bool,
+
     /// List the catalog aliases --model accepts, then exit.
     #[arg(long)]
     list_models: bool,
@@ -173,6 +182,12 @@ enum InputFormatArg {
     Text,
     Jsonl,
     Conll,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum OnErrorArg {
+    Skip,
+    Fail,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -249,14 +264,14 @@ fn sources(files: &[String]) -> Vec<Source> {
     }
 }
 
-pub fn run(cli: Cli) -> anyhow::Result<()> {
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
-        Some(Command::Eval(args)) => run_eval(args),
+        Some(Command::Eval(args)) => run_eval(args).map(|()| Outcome::Done),
         None => run_tag(cli.tag),
     }
 }
 
-fn run_tag(args: TagArgs) -> anyhow::Result<()> {
+fn run_tag(args: TagArgs) -> anyhow::Result<Outcome> {
     if args.list_models {
         for e in catalog() {
             let f1 = e.reported_f1.map_or("-".to_string(), |f| format!("{f:.2}"));
@@ -269,7 +284,7 @@ fn run_tag(args: TagArgs) -> anyhow::Result<()> {
                 e.types.join(" ")
             );
         }
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     let (model, device, tag, read_ahead) = args.model.prepare()?;
     let cfg = Config {
@@ -293,9 +308,37 @@ fn run_tag(args: TagArgs) -> anyhow::Result<()> {
         device,
         read_ahead,
         stats: args.stats,
+        lossy: args.lossy,
+        on_error: match args.on_error {
+            OnErrorArg::Skip => OnError::Skip,
+            OnErrorArg::Fail => OnError::Fail,
+        },
+        interrupt: Some(interrupt_on_signals()?),
     };
-    pipeline::run(&cfg)?;
-    Ok(())
+    let stats = pipeline::run(&cfg)?;
+    Ok(match (stats.interrupted, stats.errors) {
+        (Some(signal), _) => Outcome::Interrupted(signal),
+        (None, 0) => Outcome::Done,
+        (None, _) => Outcome::SomeRecordsFailed,
+    })
+}
+
+/// How a successful run ended, for the exit status.
+pub enum Outcome {
+    Done,
+    /// Error records were written (exit 3).
+    SomeRecordsFailed,
+    /// Stopped by a signal after writing what was read (exit 128 + signal).
+    Interrupted(i32),
+}
+
+/// SIGINT and SIGTERM set flags the run loop checks between records, instead of killing the
+/// process mid-record.
+fn interrupt_on_signals() -> anyhow::Result<Interrupt> {
+    let interrupt = Interrupt::default();
+    signal_hook::flag::register(signal_hook::consts::SIGINT, interrupt.sigint.clone())?;
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, interrupt.sigterm.clone())?;
+    Ok(interrupt)
 }
 
 fn run_eval(args: EvalArgs) -> anyhow::Result<()> {

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::hub::ModelSource;
 use crate::input::Source;
 use crate::output::Format;
-use crate::pipeline::TagOptions;
+use crate::pipeline::{Interrupt, OnError, TagOptions};
 use crate::records::InputFormat;
 
 /// Where the forward passes run.
@@ -61,4 +61,9 @@ pub struct Config {
     /// Lines read and tagged together; bounds memory.
     pub read_ahead: usize,
     pub stats: bool,
+    /// Replace invalid UTF-8 with U+FFFD instead of writing an error record.
+    pub lossy: bool,
+    pub on_error: OnError,
+    /// Signals that stop the run after the records already read are written.
+    pub interrupt: Option<Interrupt>,
 }

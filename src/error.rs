@@ -15,7 +15,7 @@ pub enum Error {
     Usage(String),
 
     /// A problem with one input record, named by file and line.
-    #[error("{name}:{line}: {msg}")]
+    #[error("{}", location(name, *line, msg))]
     Input {
         name: String,
         line: usize,
@@ -29,7 +29,7 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error("tensor computation failed: {0}")]
+    #[error("tensor computation failed: {}", first_line(.0))]
     Candle(#[from] candle_core::Error),
 
     #[error("tokenizer: {0}")]
@@ -54,6 +54,21 @@ impl Error {
     /// True when the error is a closed output pipe: the reader went away, which is not a failure.
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// The first line of an error's message: candle appends a backtrace when RUST_BACKTRACE is set,
+/// and ner-tag's messages are one line.
+pub fn first_line(e: &impl std::fmt::Display) -> String {
+    e.to_string().lines().next().unwrap_or_default().to_string()
+}
+
+/// `file:line: message`, or `file: message` for a problem with the whole file (line 0).
+pub fn location(name: &str, line: usize, msg: &str) -> String {
+    if line == 0 {
+        format!("{name}: {msg}")
+    } else {
+        format!("{name}:{line}: {msg}")
     }
 }
 

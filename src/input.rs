@@ -45,9 +45,10 @@ impl Source {
 pub struct LineReader {
     sources: Vec<Source>,
     next_source: usize,
-    current: Option<(usize, Box<dyn BufRead>)>,
+    current: Option<(usize, Box<dyn BufRead + Send>)>,
     line: usize,
     buf: Vec<u8>,
+    lossy: bool,
 }
 
 impl LineReader {
@@ -58,6 +59,7 @@ impl LineReader {
             current: None,
             line: 0,
             buf: Vec::new(),
+            lossy: false,
         }
     }
 
@@ -65,21 +67,33 @@ impl LineReader {
         &self.sources
     }
 
-    fn open(&self, idx: usize) -> Result<Box<dyn BufRead>> {
+    fn open(&self, idx: usize) -> Result<Box<dyn BufRead + Send>> {
         match &self.sources[idx] {
             Source::Stdin => Ok(Box::new(BufReader::with_capacity(1 << 16, io::stdin()))),
             Source::File(p) => {
                 let name = p.display().to_string();
+                let unreadable = |msg: String| Error::Input {
+                    name: name.clone(),
+                    line: 0,
+                    msg,
+                };
                 if p.is_dir() {
-                    return Err(Error::Usage(format!("{name}: is a directory")));
+                    return Err(unreadable("is a directory".into()));
                 }
-                let f = File::open(p).map_err(|e| Error::io(&name, e))?;
+                let f = File::open(p).map_err(|e| unreadable(e.to_string()))?;
                 Ok(Box::new(BufReader::with_capacity(1 << 16, f)))
             }
         }
     }
 
-    /// The next line, or `None` when every source is exhausted.
+    /// Replaces invalid UTF-8 with U+FFFD instead of reporting it.
+    pub fn lossy(mut self, lossy: bool) -> Self {
+        self.lossy = lossy;
+        self
+    }
+
+    /// The next line, or `None` when every source is exhausted. An [`Error::Input`] concerns one
+    /// line (or one unreadable source): the reader has moved past it, so a caller may carry on.
     pub fn next_line(&mut self) -> Result<Option<LineRecord>> {
         loop {
             if self.current.is_none() {
@@ -94,9 +108,18 @@ impl LineReader {
             let (idx, reader) = self.current.as_mut().expect("opened above");
             let idx = *idx;
             self.buf.clear();
-            let n = reader
-                .read_until(b'\n', &mut self.buf)
-                .map_err(|e| Error::io(self.sources[idx].name(), e))?;
+            let n = match reader.read_until(b'\n', &mut self.buf) {
+                Ok(n) => n,
+                Err(e) => {
+                    // The source is abandoned, so a caller that carries on reads the next one.
+                    self.current = None;
+                    return Err(Error::Input {
+                        name: self.sources[idx].name(),
+                        line: self.line + 1,
+                        msg: e.to_string(),
+                    });
+                }
+            };
             if n == 0 {
                 self.current = None;
                 continue;
@@ -112,15 +135,21 @@ impl LineReader {
             if self.line == 1 {
                 bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
             }
-            let text = std::str::from_utf8(bytes).map_err(|e| Error::Input {
-                name: self.sources[idx].name(),
-                line: self.line,
-                msg: format!("invalid UTF-8 at byte {}", e.valid_up_to()),
-            })?;
+            let text = match std::str::from_utf8(bytes) {
+                Ok(t) => t.to_string(),
+                Err(_) if self.lossy => String::from_utf8_lossy(bytes).into_owned(),
+                Err(e) => {
+                    return Err(Error::Input {
+                        name: self.sources[idx].name(),
+                        line: self.line,
+                        msg: format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+                    })
+                }
+            };
             return Ok(Some(LineRecord {
                 source: idx,
                 line: self.line,
-                text: text.to_string(),
+                text,
             }));
         }
     }

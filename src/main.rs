@@ -13,7 +13,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let args = cli::parse();
     match cli::run(args) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(cli::Outcome::Done) => ExitCode::SUCCESS,
+        Ok(cli::Outcome::SomeRecordsFailed) => ExitCode::from(3),
+        Ok(cli::Outcome::Interrupted(signal)) => ExitCode::from(128 + signal as u8),
         // The reader went away (`ner-tag … | head`): not an error, as in ripgrep.
         Err(e)
             if e.downcast_ref::<ner_tag::Error>()
@@ -22,7 +24,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("ner-tag: {e:#}");
+            eprintln!("ner-tag: {e}");
             ExitCode::from(1)
         }
     }

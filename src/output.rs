@@ -155,6 +155,42 @@ impl<W: Write> Printer<W> {
         self.out.write_all(&self.buf)
     }
 
+    /// The record written in place of an input record that could not be tagged: a JSON object
+    /// with `error`, or a `#` comment line in CoNLL.
+    pub fn write_error(&mut self, file: Option<&str>, line: usize, msg: &str) -> io::Result<()> {
+        self.buf.clear();
+        match self.format {
+            Format::Jsonl => {
+                #[derive(Serialize)]
+                struct ErrorRecord<'a> {
+                    line: usize,
+                    #[serde(skip_serializing_if = "Option::is_none")]
+                    file: Option<&'a str>,
+                    error: &'a str,
+                }
+                serde_json::to_writer(
+                    &mut self.buf,
+                    &ErrorRecord {
+                        line,
+                        file,
+                        error: msg,
+                    },
+                )
+                .map_err(io::Error::other)?;
+                self.buf.push(b'\n');
+            }
+            Format::Conll => {
+                let at = file.map_or(String::new(), |f| format!("{f}:"));
+                writeln!(
+                    self.buf,
+                    "# error: {at}{line}: {}\n",
+                    msg.replace(['\n', '\r'], " ")
+                )?;
+            }
+        }
+        self.out.write_all(&self.buf)
+    }
+
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }

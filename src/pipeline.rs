@@ -6,6 +6,8 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use candle_core::Device;
@@ -82,56 +84,128 @@ pub fn load_tagger(dir: &Path, device: &Device, opts: &TagOptions) -> Result<Tag
     })
 }
 
-/// Summary of a run, for the stderr stats line.
+/// Summary of a run, for the stderr stats line and the exit status.
 #[derive(Debug, Default)]
 pub struct RunStats {
     pub lines: usize,
     pub entities: usize,
+    /// Records that could not be tagged and got an error record instead.
+    pub errors: usize,
+    /// The signal that stopped the run early (SIGINT, SIGTERM), if one did.
+    pub interrupted: Option<i32>,
 }
 
-/// Tags every record of the configured inputs and writes one output record per input record.
+/// What to do with a record that cannot be tagged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    /// Write an error record in its place, report it, go on, and exit 3 at the end.
+    Skip,
+    /// Stop at the first one (exit 1), everything before it written.
+    Fail,
+}
+
+/// Set by the binary's signal handlers; the run loop stops reading once one is set.
+#[derive(Debug, Clone, Default)]
+pub struct Interrupt {
+    pub sigint: Arc<AtomicBool>,
+    pub sigterm: Arc<AtomicBool>,
+}
+
+impl Interrupt {
+    pub fn signal(&self) -> Option<i32> {
+        if self.sigint.load(Ordering::Relaxed) {
+            Some(2)
+        } else if self.sigterm.load(Ordering::Relaxed) {
+            Some(15)
+        } else {
+            None
+        }
+    }
+}
+
+/// Problems reported one per line on stderr, up to this many; the rest are counted.
+const SHOWN_PROBLEMS: usize = 20;
+
+/// An input record that could not be read or tagged.
+struct BadRecord {
+    name: String,
+    line: usize,
+    msg: String,
+}
+
+/// Tags every record of the configured inputs and writes one output record per input record,
+/// an error record in place of each record that cannot be tagged.
 pub fn tag_stream<W: Write>(tagger: &Tagger, cfg: &Config, out: W) -> Result<RunStats> {
     let started = Instant::now();
-    let mut reader = RecordReader::new(cfg.inputs.clone(), cfg.input_format.clone());
+    let mut reader =
+        RecordReader::new(cfg.inputs.clone(), cfg.input_format.clone()).lossy(cfg.lossy);
     let names = reader.source_names();
     let with_file = names.len() > 1;
     let mut printer = Printer::new(out, cfg.format, cfg.byte_offsets, tagger.aggregation);
     let mut stats = RunStats::default();
-    let mut chunk: Vec<Record> = Vec::with_capacity(cfg.read_ahead);
-    loop {
-        chunk.clear();
-        while chunk.len() < cfg.read_ahead {
-            match reader.next_record()? {
-                Some(rec) => chunk.push(rec),
-                None => break,
-            }
-        }
-        if chunk.is_empty() {
+    // Records are read on their own thread, so a signal is noticed even while a read blocks on a
+    // pipe that stays open; the bounded channel keeps memory bounded.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Option<Record>>>(cfg.read_ahead);
+    std::thread::spawn(move || loop {
+        let next = reader.next_record();
+        let end = matches!(next, Ok(None));
+        if tx.send(next).is_err() || end {
             break;
         }
-        let tagged = tag_chunk(tagger, &chunk, cfg.format)?;
-        for (rec, t) in chunk.iter().zip(&tagged) {
-            let input = match rec {
-                Record::Text { .. } => InputKind::Text,
-                Record::Json { object, .. } => InputKind::Json(object),
-                Record::Sentence { gold, .. } => InputKind::Sentence {
-                    predicted: &t.word_tags,
-                    gold: gold.as_deref(),
-                },
+    });
+    let mut chunk: Vec<std::result::Result<Record, BadRecord>> = Vec::with_capacity(cfg.read_ahead);
+    let mut done = false;
+    while !done {
+        chunk.clear();
+        while chunk.len() < cfg.read_ahead {
+            if let Some(sig) = cfg.interrupt.as_ref().and_then(Interrupt::signal) {
+                // Stop reading; what was read is still tagged and written below.
+                stats.interrupted = Some(sig);
+                done = true;
+                break;
+            }
+            let next = match rx.recv_timeout(std::time::Duration::from_millis(50)) {
+                Ok(next) => next,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Ok(None),
             };
-            let record = TaggedRecord {
-                file: with_file.then(|| names[rec.source()].as_str()),
-                line: rec.line(),
-                text: &t.text,
-                entities: &t.entities,
-                words: &t.words,
-                input,
-            };
-            printer.write(&record).map_err(|e| Error::io("stdout", e))?;
-            stats.entities += t.entities.len();
+            match next {
+                Ok(Some(rec)) => chunk.push(Ok(rec)),
+                Ok(None) => {
+                    done = true;
+                    break;
+                }
+                Err(Error::Input { name, line, msg }) if cfg.on_error == OnError::Skip => {
+                    stats.errors += 1;
+                    if stats.errors <= SHOWN_PROBLEMS {
+                        eprintln!("ner-tag: {}", crate::error::location(&name, line, &msg));
+                    }
+                    chunk.push(Err(BadRecord { name, line, msg }));
+                }
+                Err(e) => {
+                    // Stop here, but first write what was read before the bad record.
+                    write_chunk(
+                        tagger,
+                        cfg,
+                        &chunk,
+                        &names,
+                        with_file,
+                        &mut printer,
+                        &mut stats,
+                    )?;
+                    return Err(e);
+                }
+            }
         }
-        stats.lines += chunk.len();
-        printer.flush().map_err(|e| Error::io("stdout", e))?;
+        write_chunk(
+            tagger,
+            cfg,
+            &chunk,
+            &names,
+            with_file,
+            &mut printer,
+            &mut stats,
+        )?;
         if cfg.stats {
             let secs = started.elapsed().as_secs_f64();
             eprint!(
@@ -151,7 +225,67 @@ pub fn tag_stream<W: Write>(tagger: &Tagger, cfg: &Config, out: W) -> Result<Run
             stats.lines as f64 / secs.max(1e-9)
         );
     }
+    if stats.errors > 0 {
+        let hidden = stats.errors.saturating_sub(SHOWN_PROBLEMS);
+        let more = if hidden > 0 {
+            format!(" ({hidden} not shown)")
+        } else {
+            String::new()
+        };
+        eprintln!("ner-tag: {} input record(s) could not be tagged{more}; error records written in their place", stats.errors);
+    }
     Ok(stats)
+}
+
+/// Tags the good records of a chunk and writes every record, in input order, then flushes.
+fn write_chunk<W: Write>(
+    tagger: &Tagger,
+    cfg: &Config,
+    chunk: &[std::result::Result<Record, BadRecord>],
+    names: &[String],
+    with_file: bool,
+    printer: &mut Printer<W>,
+    stats: &mut RunStats,
+) -> Result<()> {
+    if chunk.is_empty() {
+        return Ok(());
+    }
+    let good: Vec<&Record> = chunk.iter().filter_map(|r| r.as_ref().ok()).collect();
+    let tagged = tag_chunk(tagger, &good, cfg.format)?;
+    let mut tagged = tagged.iter();
+    let stdout_err = |e| Error::io("stdout", e);
+    for slot in chunk {
+        let rec = match slot {
+            Ok(rec) => rec,
+            Err(bad) => {
+                printer
+                    .write_error(with_file.then_some(bad.name.as_str()), bad.line, &bad.msg)
+                    .map_err(stdout_err)?;
+                continue;
+            }
+        };
+        let t = tagged.next().expect("one result per good record");
+        let input = match rec {
+            Record::Text { .. } => InputKind::Text,
+            Record::Json { object, .. } => InputKind::Json(object),
+            Record::Sentence { gold, .. } => InputKind::Sentence {
+                predicted: &t.word_tags,
+                gold: gold.as_deref(),
+            },
+        };
+        let record = TaggedRecord {
+            file: with_file.then(|| names[rec.source()].as_str()),
+            line: rec.line(),
+            text: &t.text,
+            entities: &t.entities,
+            words: &t.words,
+            input,
+        };
+        printer.write(&record).map_err(stdout_err)?;
+        stats.entities += t.entities.len();
+    }
+    stats.lines += chunk.len();
+    printer.flush().map_err(stdout_err)
 }
 
 /// What tagging one record produced, ready for the printer.
@@ -165,7 +299,7 @@ struct Tagged<'a> {
 /// Tags a chunk: text lines and JSON texts through the line path, CoNLL sentences word by word.
 fn tag_chunk<'a>(
     tagger: &'a Tagger,
-    chunk: &'a [Record],
+    chunk: &[&'a Record],
     format: Format,
 ) -> Result<Vec<Tagged<'a>>> {
     let texts: Vec<&str> = chunk

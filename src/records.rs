@@ -79,6 +79,12 @@ impl RecordReader {
         }
     }
 
+    /// Replaces invalid UTF-8 with U+FFFD instead of reporting the line.
+    pub fn lossy(mut self, lossy: bool) -> Self {
+        self.lines = self.lines.lossy(lossy);
+        self
+    }
+
     pub fn source_names(&self) -> Vec<String> {
         self.lines.sources().iter().map(Source::name).collect()
     }
@@ -127,6 +133,7 @@ impl RecordReader {
     fn next_sentence(&mut self, gold_column: Option<usize>) -> Result<Option<Record>> {
         let mut rows: Vec<Vec<String>> = Vec::new();
         let mut start: Option<(usize, usize)> = None;
+        let mut bad = None;
         loop {
             let next = match self.pending.take() {
                 Some(l) => Some(l),
@@ -148,8 +155,9 @@ impl RecordReader {
             }
             match start {
                 None => start = Some((l.source, l.line)),
-                Some(_) if fields.len() != rows[0].len() => {
-                    return Err(Error::Input {
+                Some(_) if bad.is_none() && fields.len() != rows[0].len() => {
+                    // Reported once the whole sentence is consumed, so reading can go on after it.
+                    bad = Some(Error::Input {
                         name: self.lines.sources()[l.source].name(),
                         line: l.line,
                         msg: format!(
@@ -157,11 +165,14 @@ impl RecordReader {
                             fields.len(),
                             rows[0].len()
                         ),
-                    })
+                    });
                 }
                 Some(_) => {}
             }
             rows.push(fields.into_iter().map(str::to_string).collect());
+        }
+        if let Some(e) = bad {
+            return Err(e);
         }
         let Some((source, line)) = start else {
             return Ok(None);

@@ -52,7 +52,10 @@ impl TokenClassifier {
         Self::from_var_builder(cfg, vb, device).map_err(|e| {
             Error::model_file(
                 files.display_path(),
-                format!("weights do not fit config.json: {e}"),
+                format!(
+                    "weights do not fit config.json: {}",
+                    crate::error::first_line(&e)
+                ),
             )
         })
     }

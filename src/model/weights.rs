@@ -60,11 +60,21 @@ impl WeightFiles {
                 // SAFETY: the files are mapped read-only; like every mmap user we rely on nobody
                 // truncating them while ner-tag runs, which the header check above cannot rule out.
                 unsafe { VarBuilder::from_mmaped_safetensors(paths, dtype, device) }.map_err(|e| {
-                    Error::model_file(&paths[0], format!("cannot read safetensors: {e}"))
+                    Error::model_file(
+                        &paths[0],
+                        format!("cannot read safetensors: {}", crate::error::first_line(&e)),
+                    )
                 })
             }
-            Self::Pickle(p) => VarBuilder::from_pth(p, dtype, device)
-                .map_err(|e| Error::model_file(p, format!("cannot read PyTorch weights: {e}"))),
+            Self::Pickle(p) => VarBuilder::from_pth(p, dtype, device).map_err(|e| {
+                Error::model_file(
+                    p,
+                    format!(
+                        "cannot read PyTorch weights: {}",
+                        crate::error::first_line(&e)
+                    ),
+                )
+            }),
         }
     }
 }
