@@ -22,6 +22,8 @@ pub struct LineRecord {
 pub enum Source {
     Stdin,
     File(PathBuf),
+    /// Bytes in memory under a name (library callers, tests, fuzzing).
+    Memory(String, std::sync::Arc<[u8]>),
 }
 
 impl Source {
@@ -37,6 +39,7 @@ impl Source {
         match self {
             Source::Stdin => "<stdin>".to_string(),
             Source::File(p) => p.display().to_string(),
+            Source::Memory(name, _) => name.clone(),
         }
     }
 }
@@ -70,6 +73,7 @@ impl LineReader {
     fn open(&self, idx: usize) -> Result<Box<dyn BufRead + Send>> {
         match &self.sources[idx] {
             Source::Stdin => Ok(Box::new(BufReader::with_capacity(1 << 16, io::stdin()))),
+            Source::Memory(_, bytes) => Ok(Box::new(io::Cursor::new(bytes.clone()))),
             Source::File(p) => {
                 let name = p.display().to_string();
                 let unreadable = |msg: String| Error::Input {

@@ -15,7 +15,12 @@ use proptest::prelude::*;
 fn tagger() -> &'static Tagger {
     static T: OnceLock<Tagger> = OnceLock::new();
     T.get_or_init(|| {
-        let opts = TagOptions { stride: Some(12), batch_size: 8, aggregation: Aggregation::Simple, ..TagOptions::default() };
+        let opts = TagOptions {
+            stride: Some(12),
+            batch_size: 8,
+            aggregation: Aggregation::Simple,
+            ..TagOptions::default()
+        };
         load_tagger(&common::fixture_model("tiny-bert"), &Device::Cpu, &opts).unwrap()
     })
 }
@@ -65,7 +70,14 @@ proptest! {
 /// Any IOB2 tag sequence over a small label set.
 fn iob2_tags() -> impl Strategy<Value = Vec<String>> {
     proptest::collection::vec(
-        prop_oneof![Just("O"), Just("B-PER"), Just("I-PER"), Just("B-LOC"), Just("I-LOC")].prop_map(str::to_string),
+        prop_oneof![
+            Just("O"),
+            Just("B-PER"),
+            Just("I-PER"),
+            Just("B-LOC"),
+            Just("I-LOC")
+        ]
+        .prop_map(str::to_string),
         0..40,
     )
 }

@@ -134,7 +134,9 @@ fn gather<'p>(
         if window.special[i] {
             continue;
         }
-        let (start, end) = (start.min(chars.len()), end.min(chars.len()));
+        // Offsets come from the tokenizer; clamp anyway so no input can make a span run backwards.
+        let start = start.min(chars.len());
+        let end = end.min(chars.len()).max(start);
         let is_subword = if ctx.unk_id == Some(window.ids[i]) {
             false
         } else if ctx.subword_prefix.is_some() {
@@ -197,7 +199,8 @@ fn words(ctx: &DecodeContext, pre: &[PreEntity], strategy: Aggregation) -> Vec<L
             tag,
             score,
             start: word[0].start,
-            end: word[word.len() - 1].end,
+            // Never before the start, even for offsets that are not monotonic (found by fuzzing).
+            end: word[word.len() - 1].end.max(word[0].start),
         });
         i = j;
     }
@@ -226,7 +229,7 @@ fn group(ctx: &DecodeContext, items: &[Labelled]) -> Vec<Entity> {
             out.push(Entity {
                 label: tags::entity_type(first).to_string(),
                 start: members[0].start,
-                end: members[members.len() - 1].end,
+                end: members[members.len() - 1].end.max(members[0].start),
                 score: mean as f32,
             });
         }
@@ -263,4 +266,49 @@ fn resolve_overlaps(mut entities: Vec<Entity>) -> Vec<Entity> {
     }
     out.push(prev);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `tag_decoder` fuzzer: tokens whose offsets run backwards grouped into an
+    /// entity that ended before it started.
+    #[test]
+    fn spans_never_run_backwards() {
+        let labels: Vec<String> = ["O", "B-PER", "I-PER"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let window = Window {
+            ids: vec![5, 6, 7],
+            offsets: vec![(30, 34), (10, 13), (2, 3)],
+            special: vec![false; 3],
+            tokens: vec!["abcd".into(), "##x".into(), "y".into()],
+            words: vec![Some(0), Some(0), Some(1)],
+        };
+        let probs = [0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0];
+        let chars: Vec<char> = "x".repeat(40).chars().collect();
+        for aggregation in [
+            Aggregation::Simple,
+            Aggregation::First,
+            Aggregation::Average,
+            Aggregation::Max,
+        ] {
+            let ctx = DecodeContext {
+                labels: &labels,
+                scheme: Scheme::Iob2,
+                subword_prefix: Some("##"),
+                unk_id: None,
+                aggregation,
+            };
+            for e in decode_line(
+                &ctx,
+                &chars,
+                &[(&window, &probs[..]), (&window, &probs[..])],
+            ) {
+                assert!(e.start <= e.end, "{aggregation:?}: {e:?}");
+            }
+        }
+    }
 }
