@@ -210,10 +210,38 @@ fn jsonl_input_errors_name_the_line() {
         ),
         ("[1, 2]\n", "<stdin>:1: not a JSON object"),
     ] {
+        // Reliability policy: an error record in the bad line's place, exit 3 at the end...
         let o = run(&["-m", &tiny(), "--input-format", "jsonl"], input);
-        assert_eq!(o.status.code(), Some(1), "{input:?}");
+        assert_eq!(o.status.code(), Some(3), "{input:?}");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains(needle), "{err}");
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(out.lines().count(), input.lines().count(), "{out}");
+        let (line, msg) = needle
+            .trim_start_matches("<stdin>:")
+            .split_once(": ")
+            .unwrap();
+        let bad: serde_json::Value = out
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|r| r.get("error").is_some())
+            .unwrap();
+        assert_eq!(bad["line"].to_string(), line);
+        assert!(bad["error"].as_str().unwrap().starts_with(msg), "{bad}");
+        // ...or, with --on-error fail, exit 1 at the first bad line.
+        let o = run(
+            &[
+                "-m",
+                &tiny(),
+                "--input-format",
+                "jsonl",
+                "--on-error",
+                "fail",
+            ],
+            input,
+        );
+        assert_eq!(o.status.code(), Some(1), "{input:?}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains(needle));
     }
 }
 
