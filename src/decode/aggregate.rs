@@ -97,7 +97,7 @@ pub fn decode_line(
                     }
                 })
                 .collect(),
-            strategy => words(ctx, &pre, strategy),
+            strategy => words(&pre, strategy),
         };
         if ctx.aggregation == Aggregation::None {
             all.extend(
@@ -157,7 +157,7 @@ fn gather<'p>(
 }
 
 /// `aggregate_words`: one labelled item per word, sub-words following their word's first token.
-fn words(ctx: &DecodeContext, pre: &[PreEntity], strategy: Aggregation) -> Vec<Labelled> {
+fn words(pre: &[PreEntity], strategy: Aggregation) -> Vec<Labelled> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < pre.len() {
@@ -166,35 +166,8 @@ fn words(ctx: &DecodeContext, pre: &[PreEntity], strategy: Aggregation) -> Vec<L
             j += 1;
         }
         let word = &pre[i..j];
-        let (tag, score) = match strategy {
-            Aggregation::Max => {
-                let best = word.iter().fold(&word[0], |b, p| {
-                    if max_of(p.probs) > max_of(b.probs) {
-                        p
-                    } else {
-                        b
-                    }
-                });
-                let t = argmax(best.probs);
-                (t, best.probs[t])
-            }
-            Aggregation::Average => {
-                let n = ctx.labels.len();
-                let mut avg = vec![0f32; n];
-                for p in word {
-                    for (a, x) in avg.iter_mut().zip(p.probs) {
-                        *a += x;
-                    }
-                }
-                avg.iter_mut().for_each(|a| *a /= word.len() as f32);
-                let t = argmax(&avg);
-                (t, avg[t])
-            }
-            _ => {
-                let t = argmax(word[0].probs);
-                (t, word[0].probs[t])
-            }
-        };
+        let rows: Vec<&[f32]> = word.iter().map(|p| p.probs).collect();
+        let (tag, score) = word_label(&rows, strategy);
         out.push(Labelled {
             tag,
             score,
@@ -205,6 +178,34 @@ fn words(ctx: &DecodeContext, pre: &[PreEntity], strategy: Aggregation) -> Vec<L
         i = j;
     }
     out
+}
+
+/// `aggregate_word`: the label of a word from its sub-tokens' distributions — the first's
+/// (`first`, and `none`/`simple` where words do not apply), the mean's (`average`), or the most
+/// confident sub-token's (`max`).
+pub(crate) fn word_label(rows: &[&[f32]], strategy: Aggregation) -> (usize, f32) {
+    match strategy {
+        Aggregation::Max => {
+            let best = rows
+                .iter()
+                .fold(rows[0], |b, &r| if max_of(r) > max_of(b) { r } else { b });
+            let t = argmax(best);
+            (t, best[t])
+        }
+        Aggregation::Average => {
+            let mut avg = vec![0f32; rows[0].len()];
+            for r in rows {
+                avg.iter_mut().zip(r.iter()).for_each(|(a, x)| *a += x);
+            }
+            avg.iter_mut().for_each(|a| *a /= rows.len() as f32);
+            let t = argmax(&avg);
+            (t, avg[t])
+        }
+        _ => {
+            let t = argmax(rows[0]);
+            (t, rows[0][t])
+        }
+    }
 }
 
 fn max_of(xs: &[f32]) -> f32 {

@@ -1,7 +1,7 @@
 //! Decode stage for pre-tokenized input (`is_split_into_words`): one label per given word, from
 //! its first sub-token (or the mean / most confident of its sub-tokens with `average` / `max`).
 
-use super::aggregate::{argmax, Aggregation, DecodeContext, Entity};
+use super::aggregate::{word_label, DecodeContext, Entity};
 use super::tags;
 use crate::tokenize::Window;
 
@@ -50,48 +50,12 @@ pub fn word_labels(
             let (_, wi, pos) = b?;
             let probs = windows[wi].1;
             let row = |p: usize| &probs[p * n..(p + 1) * n];
-            let label = match ctx.aggregation {
-                Aggregation::Average => {
-                    let mut avg = vec![0f32; n];
-                    for &p in &pos {
-                        avg.iter_mut().zip(row(p)).for_each(|(a, x)| *a += x);
-                    }
-                    avg.iter_mut().for_each(|a| *a /= pos.len() as f32);
-                    let t = argmax(&avg);
-                    WordLabel {
-                        tag: t,
-                        score: avg[t],
-                    }
-                }
-                Aggregation::Max => {
-                    let p = pos.iter().copied().fold(pos[0], |b, p| {
-                        if max_of(row(p)) > max_of(row(b)) {
-                            p
-                        } else {
-                            b
-                        }
-                    });
-                    let t = argmax(row(p));
-                    WordLabel {
-                        tag: t,
-                        score: row(p)[t],
-                    }
-                }
-                _ => {
-                    let t = argmax(row(pos[0]));
-                    WordLabel {
-                        tag: t,
-                        score: row(pos[0])[t],
-                    }
-                }
-            };
+            let rows: Vec<&[f32]> = pos.iter().map(|&p| row(p)).collect();
+            let (tag, score) = word_label(&rows, ctx.aggregation);
+            let label = WordLabel { tag, score };
             Some(label)
         })
         .collect()
-}
-
-fn max_of(xs: &[f32]) -> f32 {
-    xs.iter().copied().fold(f32::NEG_INFINITY, f32::max)
 }
 
 /// The predicted tag of each word (`O` for words without a label).
