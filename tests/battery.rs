@@ -359,7 +359,7 @@ fn unreadable_source_is_an_error_record() {
 
 #[test]
 fn closed_pipe_exits_quietly() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ner-tag"))
+    let mut child = common::ner_tag()
         .args(["-m", &tiny()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -382,7 +382,7 @@ fn full_disk_is_an_error() {
     let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
         return eprintln!("SKIPPED: no /dev/full");
     };
-    let o = Command::new(env!("CARGO_BIN_EXE_ner-tag"))
+    let o = common::ner_tag()
         .args(["-m", &tiny()])
         .stdin(Stdio::piped())
         .stdout(full)
@@ -414,7 +414,7 @@ fn sigint_mid_run_writes_whole_records_and_exits_130() {
     let dir = tempfile::tempdir().unwrap();
     let input = big_input(dir.path());
     let out = dir.path().join("out.jsonl");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ner-tag"))
+    let mut child = common::ner_tag()
         .args(["-m", &tiny(), "--read-ahead", "64", input.to_str().unwrap()])
         .stdout(std::fs::File::create(&out).unwrap())
         .stderr(Stdio::piped())
@@ -425,7 +425,7 @@ fn sigint_mid_run_writes_whole_records_and_exits_130() {
     while std::fs::metadata(&out).map_or(0, |m| m.len()) == 0 && started.elapsed().as_secs() < 60 {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    unsafe_kill(child.id(), 2);
+    send_signal(child.id(), 2);
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     let text = std::fs::read_to_string(&out).unwrap();
@@ -444,7 +444,7 @@ fn sigint_mid_run_writes_whole_records_and_exits_130() {
 
 #[test]
 fn sigterm_while_waiting_for_input_exits_143() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ner-tag"))
+    let mut child = common::ner_tag()
         .args(["-m", &tiny()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -454,7 +454,7 @@ fn sigterm_while_waiting_for_input_exits_143() {
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(b"Berlin\n").unwrap(); // and keep the pipe open
     std::thread::sleep(std::time::Duration::from_millis(500));
-    unsafe_kill(child.id(), 15);
+    send_signal(child.id(), 15);
     let o = child.wait_with_output().unwrap();
     drop(stdin);
     assert_eq!(o.status.code(), Some(143));
@@ -465,7 +465,7 @@ fn sigterm_while_waiting_for_input_exits_143() {
     );
 }
 
-fn unsafe_kill(pid: u32, signal: i32) {
+fn send_signal(pid: u32, signal: i32) {
     let ok = Command::new("kill")
         .args([format!("-{signal}"), pid.to_string()])
         .status()

@@ -4,17 +4,9 @@
 mod common;
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ner-tag"));
-    c.env_remove("HF_ENDPOINT")
-        .env("HF_HUB_OFFLINE", "1")
-        .env("HF_HOME", std::env::temp_dir().join("ner-tag-test-no-hub"));
-    c
-}
-
-use common::run;
+use common::{ner_tag as bin, run};
 
 fn tiny() -> String {
     common::fixture_model("tiny-bert").display().to_string()

@@ -92,15 +92,21 @@ pub fn record(i: usize, line: &str, entities: &[ner_tag::decode::Entity]) -> Val
     json!({"line": i, "text": line, "entities": ents})
 }
 
+/// The `ner-tag` binary with the hub out of reach (offline, an empty cache, no endpoint).
+pub fn ner_tag() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_ner-tag"));
+    c.env_remove("HF_ENDPOINT")
+        .env("HF_HUB_OFFLINE", "1")
+        .env("HF_HOME", std::env::temp_dir().join("ner-tag-test-no-hub"));
+    c
+}
+
 /// Runs `ner-tag` with `args`, feeding `stdin`, with the hub out of reach.
 pub fn run(args: &[&str], stdin: &str) -> std::process::Output {
     use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ner-tag"))
+    use std::process::Stdio;
+    let mut child = ner_tag()
         .args(args)
-        .env_remove("HF_ENDPOINT")
-        .env("HF_HUB_OFFLINE", "1")
-        .env("HF_HOME", std::env::temp_dir().join("ner-tag-test-no-hub"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
