@@ -1,11 +1,11 @@
-//! Batch stage: windows of many lines → length-sorted, padded batches → model → per-window
-//! label probabilities, returned in input order.
+//! Batch stage: windows of many lines → length-sorted batches under a token budget → model →
+//! per-window label probabilities, returned in input order.
 
 use rayon::prelude::*;
 
 use crate::decode::{aggregate, words, Aggregation, DecodeContext, Entity, Scheme, WordLabel};
 use crate::error::{Error, Result};
-use crate::model::{Batch, TokenClassifier};
+use crate::model::TokenClassifier;
 use crate::tokenize::{TextTokenizer, Window};
 
 /// A loaded model with its tokenizer and decoding settings: tags text, holds no per-run state.
@@ -15,8 +15,8 @@ pub struct Tagger {
     pub scheme: Scheme,
     pub aggregation: Aggregation,
     pub batch_size: usize,
-    /// Padded tokens per forward pass, so a batch of long windows does not take more memory than
-    /// a batch of short ones.
+    /// Tokens per forward pass (padded ones included where the backend pads), so a batch of long
+    /// windows does not take more memory than a batch of short ones.
     pub max_batch_tokens: usize,
     /// Run whole batches in parallel (CPU), instead of one at a time (GPU).
     pub parallel_batches: bool,
@@ -74,33 +74,21 @@ impl Tagger {
             .collect())
     }
 
-    /// One padded forward pass over a batch of windows; their probabilities, in batch order.
+    /// One forward pass over a batch of windows; their probabilities, in batch order.
     fn forward_group(
         &self,
         group: &[(usize, usize, usize)],
         windows: &[&Vec<Window>],
         n_labels: usize,
     ) -> Result<Vec<Vec<f32>>> {
-        let rows = group.len();
-        let len = group[0].0.max(1);
-        let mut ids = vec![self.model.config().pad_token_id; rows * len];
-        let mut mask = vec![0u8; rows * len];
-        for (r, &(n, l, w)) in group.iter().enumerate() {
-            ids[r * len..r * len + n].copy_from_slice(&windows[l][w].ids);
-            mask[r * len..r * len + n].fill(1);
-        }
-        let logits = self.model.forward(&Batch {
-            ids: &ids,
-            mask: &mask,
-            rows,
-            len,
-        })?;
-        let logits: Vec<f32> = logits.flatten_all()?.to_vec1()?;
-        group
+        let ids: Vec<&[u32]> = group
             .iter()
-            .enumerate()
-            .map(|(r, &(n, _, _))| {
-                let row = &logits[r * len * n_labels..(r * len + n) * n_labels];
+            .map(|&(_, l, w)| windows[l][w].ids.as_slice())
+            .collect();
+        let logits = self.model.forward(&ids)?;
+        logits
+            .iter()
+            .map(|row| {
                 if row.iter().any(|x| !x.is_finite()) {
                     return Err(Error::Model {
                         model: "forward pass".into(),

@@ -1,54 +1,14 @@
 //! The checked run configuration the library runs on, built once from the command line.
 
-use candle_core::Device;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-use crate::error::{Error, Result};
+use crate::decode::Aggregation;
 use crate::hub::ModelSource;
 use crate::input::Source;
 use crate::output::Format;
-use crate::pipeline::{Interrupt, OnError, TagOptions};
 use crate::records::InputFormat;
-
-/// Where the forward passes run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeviceChoice {
-    Cpu,
-    Cuda(usize),
-    /// CUDA device 0 when this build has CUDA and a GPU answers, else CPU.
-    Auto,
-}
-
-impl DeviceChoice {
-    pub fn parse(s: &str) -> Result<Self> {
-        match s {
-            "cpu" => Ok(Self::Cpu),
-            "auto" => Ok(Self::Auto),
-            "cuda" => Ok(Self::Cuda(0)),
-            _ => s
-                .strip_prefix("cuda:")
-                .and_then(|n| n.parse().ok())
-                .map(Self::Cuda)
-                .ok_or_else(|| {
-                    Error::Usage(format!("--device {s}: expected cpu, cuda, cuda:N or auto"))
-                }),
-        }
-    }
-
-    pub fn open(self) -> Result<Device> {
-        match self {
-            Self::Cpu => Ok(Device::Cpu),
-            Self::Auto => Ok(Self::Cuda(0).open().unwrap_or(Device::Cpu)),
-            Self::Cuda(n) => {
-                if !candle_core::utils::cuda_is_available() {
-                    return Err(Error::Usage(format!(
-                        "--device cuda:{n}: this ner-tag was built without CUDA support (rebuild with `cargo build --release --features cuda`)"
-                    )));
-                }
-                Device::new_cuda(n).map_err(|e| Error::Usage(format!("--device cuda:{n}: {e}")))
-            }
-        }
-    }
-}
+use crate::runtime::Runtime;
 
 pub struct Config {
     pub model: ModelSource,
@@ -57,7 +17,7 @@ pub struct Config {
     pub format: Format,
     pub byte_offsets: bool,
     pub tag: TagOptions,
-    pub device: DeviceChoice,
+    pub runtime: Runtime,
     /// Lines read and tagged together; bounds memory.
     pub read_ahead: usize,
     pub stats: bool,
@@ -67,3 +27,53 @@ pub struct Config {
     /// Signals that stop the run after the records already read are written.
     pub interrupt: Option<Interrupt>,
 }
+
+/// Settings that shape how a model is run, independent of where its input comes from.
+#[derive(Debug, Clone)]
+pub struct TagOptions {
+    pub aggregation: Aggregation,
+    pub max_length: Option<usize>,
+    /// Overlap of windows; `None`: 128 tokens, or half a window for models with short windows.
+    pub stride: Option<usize>,
+    pub batch_size: usize,
+}
+
+impl Default for TagOptions {
+    fn default() -> Self {
+        Self {
+            aggregation: Aggregation::First,
+            max_length: None,
+            stride: None,
+            batch_size: 32,
+        }
+    }
+}
+
+/// What to do with a record that cannot be tagged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    /// Write an error record in its place, report it, go on, and exit 3 at the end.
+    Skip,
+    /// Stop at the first one (exit 1), everything before it written.
+    Fail,
+}
+
+/// Set by the binary's signal handlers; the run loop stops reading once one is set.
+#[derive(Debug, Clone, Default)]
+pub struct Interrupt {
+    pub sigint: Arc<AtomicBool>,
+    pub sigterm: Arc<AtomicBool>,
+}
+
+impl Interrupt {
+    pub fn signal(&self) -> Option<i32> {
+        if self.sigint.load(Ordering::Relaxed) {
+            Some(2)
+        } else if self.sigterm.load(Ordering::Relaxed) {
+            Some(15)
+        } else {
+            None
+        }
+    }
+}
+

@@ -2,7 +2,8 @@
 //!
 //! The pipeline, one module per stage:
 //! [`input`] → [`tokenize`] (windows) → [`batch`] → [`model`] → [`decode`] → [`output`],
-//! driven by [`pipeline`]; [`hub`] resolves `--model`, [`config`] is the checked run configuration.
+//! driven by [`pipeline`]; [`hub`] resolves `--model`, [`config`] is the checked run configuration,
+//! [`runtime`] the device, backend, precision and thread policy the model runs with.
 
 pub mod batch;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod model;
 pub mod output;
 pub mod pipeline;
 pub mod records;
+pub mod runtime;
 pub mod tokenize;
 
 pub use error::{Error, Result};

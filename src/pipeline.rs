@@ -6,46 +6,26 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+
+
 use std::time::Instant;
 
-use candle_core::Device;
 use rayon::prelude::*;
 
 use crate::batch::Tagger;
+pub use crate::config::{Interrupt, OnError, TagOptions};
 use crate::config::Config;
-use crate::decode::{self, Aggregation, Entity, Scheme};
+use crate::decode::{self, Entity, Scheme};
 use crate::error::{Error, Result};
 use crate::model::TokenClassifier;
+use crate::runtime::Runtime;
 use crate::output::{Format, InputKind, Printer, TaggedRecord};
 use crate::records::{Record, RecordReader};
 use crate::tokenize::TextTokenizer;
 
-/// Settings that shape how a model is run, independent of where its input comes from.
-#[derive(Debug, Clone)]
-pub struct TagOptions {
-    pub aggregation: Aggregation,
-    pub max_length: Option<usize>,
-    /// Overlap of windows; `None`: 128 tokens, or half a window for models with short windows.
-    pub stride: Option<usize>,
-    pub batch_size: usize,
-}
-
-impl Default for TagOptions {
-    fn default() -> Self {
-        Self {
-            aggregation: Aggregation::First,
-            max_length: None,
-            stride: None,
-            batch_size: 32,
-        }
-    }
-}
-
 /// Loads a checkpoint directory and checks that its parts fit together.
-pub fn load_tagger(dir: &Path, device: &Device, opts: &TagOptions) -> Result<Tagger> {
-    let model = TokenClassifier::load(dir, device)?;
+pub fn load_tagger(dir: &Path, rt: &Runtime, opts: &TagOptions) -> Result<Tagger> {
+    let model = TokenClassifier::load(dir, rt)?;
     let (mut tokenizer, info) = TextTokenizer::load(dir)?;
     let cfg = model.config();
     if tokenizer.max_id() as usize >= cfg.vocab_size {
@@ -80,7 +60,7 @@ pub fn load_tagger(dir: &Path, device: &Device, opts: &TagOptions) -> Result<Tag
         aggregation: opts.aggregation,
         batch_size: opts.batch_size.max(1),
         max_batch_tokens: opts.batch_size.max(1) * 128,
-        parallel_batches: device.is_cpu(),
+        parallel_batches: rt.parallel_batches(),
     })
 }
 
@@ -93,34 +73,6 @@ pub struct RunStats {
     pub errors: usize,
     /// The signal that stopped the run early (SIGINT, SIGTERM), if one did.
     pub interrupted: Option<i32>,
-}
-
-/// What to do with a record that cannot be tagged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnError {
-    /// Write an error record in its place, report it, go on, and exit 3 at the end.
-    Skip,
-    /// Stop at the first one (exit 1), everything before it written.
-    Fail,
-}
-
-/// Set by the binary's signal handlers; the run loop stops reading once one is set.
-#[derive(Debug, Clone, Default)]
-pub struct Interrupt {
-    pub sigint: Arc<AtomicBool>,
-    pub sigterm: Arc<AtomicBool>,
-}
-
-impl Interrupt {
-    pub fn signal(&self) -> Option<i32> {
-        if self.sigint.load(Ordering::Relaxed) {
-            Some(2)
-        } else if self.sigterm.load(Ordering::Relaxed) {
-            Some(15)
-        } else {
-            None
-        }
-    }
 }
 
 /// Problems reported one per line on stderr, up to this many; the rest are counted.
@@ -366,8 +318,7 @@ fn tag_chunk<'a>(
 /// The whole job: resolve and load the model, then tag the inputs to stdout.
 pub fn run(cfg: &Config) -> Result<RunStats> {
     let dir = cfg.model.resolve()?;
-    let device = cfg.device.open()?;
-    let tagger = load_tagger(&dir, &device, &cfg.tag)?;
+    let tagger = load_tagger(&dir, &cfg.runtime, &cfg.tag)?;
     let stdout = std::io::stdout();
     let out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     tag_stream(&tagger, cfg, out)

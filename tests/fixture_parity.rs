@@ -4,7 +4,7 @@
 
 mod common;
 
-use candle_core::Device;
+use ner_tag::runtime::Runtime;
 use ner_tag::batch::Tagger;
 use ner_tag::decode::{Aggregation, Scheme};
 use ner_tag::pipeline::{load_tagger, TagOptions};
@@ -39,7 +39,7 @@ fn tagger(name: &str) -> Tagger {
         batch_size: 4,
         ..TagOptions::default()
     };
-    load_tagger(&common::fixture_model(name), &Device::Cpu, &opts).unwrap()
+    load_tagger(&common::fixture_model(name), &Runtime::cpu(), &opts).unwrap()
 }
 
 #[test]

@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::OnceLock;
 
-use candle_core::Device;
+use ner_tag::runtime::Runtime;
 use ner_tag::batch::Tagger;
 use ner_tag::decode::{tags, Aggregation, Scheme};
 use ner_tag::eval::chunks::chunks;
@@ -21,7 +21,7 @@ fn tagger() -> &'static Tagger {
             aggregation: Aggregation::Simple,
             ..TagOptions::default()
         };
-        load_tagger(&common::fixture_model("tiny-bert"), &Device::Cpu, &opts).unwrap()
+        load_tagger(&common::fixture_model("tiny-bert"), &Runtime::cpu(), &opts).unwrap()
     })
 }
 

@@ -5,7 +5,7 @@
 
 mod common;
 
-use candle_core::Device;
+use ner_tag::runtime::Runtime;
 use ner_tag::decode::Aggregation;
 use ner_tag::pipeline::{load_tagger, TagOptions};
 use serde_json::Value;
@@ -21,7 +21,7 @@ fn check(model: &str, reference_prefix: &str, strategies: &[(&str, Aggregation)]
         batch_size: 32,
         ..TagOptions::default()
     };
-    let t = load_tagger(&shared.join("models").join(model), &Device::Cpu, &opts).unwrap();
+    let t = load_tagger(&shared.join("models").join(model), &Runtime::cpu(), &opts).unwrap();
     let first = common::read_jsonl(&shared.join(format!(
         "reference/{reference_prefix}.{}.jsonl",
         strategies[0].0

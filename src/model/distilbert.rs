@@ -7,7 +7,8 @@
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Embedding, LayerNorm, VarBuilder};
 
-use super::layers::{layer_norm, BlockNames};
+use super::layers::candle::layer_norm;
+use super::layers::BlockNames;
 use super::ModelConfig;
 
 pub const BLOCK_NAMES: BlockNames = BlockNames {

@@ -1,55 +1,52 @@
-//! Model stage: a token-classification encoder (embeddings → blocks → `classifier`) on candle.
+//! Model stage: a token-classification encoder (embeddings → blocks → `classifier`), loaded for the
+//! backend the [`Runtime`](crate::runtime::Runtime) chose.
 //!
-//! candle-transformers has no token-classification heads, so the architectures are owned here,
-//! one module each, sharing the encoder block in `layers`.
+//! candle-transformers has no token-classification heads, so the architectures are owned here:
+//! `bert`, `distilbert`, `xlm_roberta` describe each; `native` runs them on our CPU kernels
+//! (`kernels`, `layers`), `candle_backend` on candle tensors (CUDA, and the CPU reference).
 
 pub mod bert;
+pub mod candle_backend;
 pub mod config;
 pub mod distilbert;
+pub mod kernels;
 pub mod layers;
+pub mod native;
 pub mod weights;
 pub mod xlm_roberta;
 
 use std::path::Path;
 
-use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{Linear, VarBuilder};
+use candle_core::DType;
+use candle_nn::VarBuilder;
 
+pub use candle_backend::Batch;
 pub use config::{Architecture, ModelConfig, SUPPORTED_MODEL_TYPES};
-use layers::{Activation, BlockConfig, EncoderBlock};
+use layers::linear::Precision;
 pub use weights::WeightFiles;
 
 use crate::error::{Error, Result};
+use crate::runtime::{Backend, Quantize, Runtime};
 
-enum Embeddings {
-    Bert(bert::BertEmbeddings),
-    DistilBert(distilbert::DistilBertEmbeddings),
-}
-
-/// A padded batch of token windows, row-major (batch × len), as the host holds it.
-pub struct Batch<'a> {
-    pub ids: &'a [u32],
-    pub mask: &'a [u8],
-    pub rows: usize,
-    pub len: usize,
+enum Encoder {
+    Native(native::NativeEncoder),
+    Candle(candle_backend::CandleEncoder),
 }
 
 /// `*ForTokenClassification`: encoder plus the linear `classifier` over the last hidden state.
 pub struct TokenClassifier {
     cfg: ModelConfig,
-    embeddings: Embeddings,
-    blocks: Vec<EncoderBlock>,
-    classifier: Linear,
-    device: Device,
+    encoder: Encoder,
 }
 
 impl TokenClassifier {
-    /// Loads `config.json` and the weights of `dir`, computing in f32 whatever the stored dtype.
-    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+    /// Loads `config.json` and the weights of `dir`, computing in f32 (or int8, as `rt` says)
+    /// whatever the stored dtype.
+    pub fn load(dir: &Path, rt: &Runtime) -> Result<Self> {
         let cfg = ModelConfig::from_file(&dir.join("config.json"))?;
         let files = WeightFiles::find(dir)?;
-        let vb = files.var_builder(DType::F32, device)?;
-        Self::from_var_builder(cfg, vb, device).map_err(|e| {
+        let vb = files.var_builder(DType::F32, &rt.device)?;
+        let bad = |e: candle_core::Error| {
             Error::model_file(
                 files.display_path(),
                 format!(
@@ -57,90 +54,50 @@ impl TokenClassifier {
                     crate::error::first_line(&e)
                 ),
             )
-        })
-    }
-
-    pub fn from_var_builder(
-        cfg: ModelConfig,
-        vb: VarBuilder,
-        device: &Device,
-    ) -> candle_core::Result<Self> {
-        let act = Activation::from_name(&cfg.hidden_act).ok_or_else(|| {
-            candle_core::Error::Msg(format!("unsupported activation \"{}\"", cfg.hidden_act))
-        })?;
-        let block_cfg = BlockConfig {
-            hidden: cfg.hidden_size,
-            heads: cfg.num_heads,
-            intermediate: cfg.intermediate_size,
-            eps: cfg.layer_norm_eps,
-            act,
         };
-        let prefix = cfg.arch.weight_prefix();
-        // Some exports drop the `bert.`/`roberta.` prefix; accept both layouts.
-        let enc = if vb.contains_tensor(&format!("{prefix}.embeddings.word_embeddings.weight")) {
-            vb.pp(prefix)
-        } else {
-            vb.clone()
-        };
-        let (embeddings, names, blocks_at) = match cfg.arch {
-            Architecture::DistilBert => (
-                Embeddings::DistilBert(distilbert::DistilBertEmbeddings::load(
-                    enc.pp("embeddings"),
-                    &cfg,
-                )?),
-                &distilbert::BLOCK_NAMES,
-                distilbert::BLOCKS,
+        let encoder = match rt.backend {
+            Backend::Candle => Encoder::Candle(
+                candle_backend::CandleEncoder::from_var_builder(cfg.clone(), vb, &rt.device)
+                    .map_err(bad)?,
             ),
-            Architecture::Bert | Architecture::XlmRoberta => (
-                Embeddings::Bert(bert::BertEmbeddings::load(enc.pp("embeddings"), &cfg)?),
-                &bert::BLOCK_NAMES,
-                bert::BLOCKS,
-            ),
+            Backend::Native => {
+                let p = match rt.quantize {
+                    Quantize::None => Precision::F32,
+                    Quantize::Int8 => Precision::Int8,
+                };
+                let enc = encoder_root(&vb, &cfg);
+                Encoder::Native(native::NativeEncoder::load(&cfg, enc, vb, p).map_err(bad)?)
+            }
         };
-        let blocks = (0..cfg.num_layers)
-            .map(|i| EncoderBlock::load(enc.pp(format!("{blocks_at}.{i}")), names, &block_cfg))
-            .collect::<candle_core::Result<Vec<_>>>()?;
-        let classifier = layers::linear(vb.pp("classifier"), cfg.hidden_size, cfg.labels.len())
-            .map_err(|e| {
-                candle_core::Error::Msg(format!(
-                    "classifier does not match the {} labels of id2label: {e}",
-                    cfg.labels.len()
-                ))
-            })?;
-        Ok(Self {
-            cfg,
-            embeddings,
-            blocks,
-            classifier,
-            device: device.clone(),
-        })
+        Ok(Self { cfg, encoder })
     }
 
     pub fn config(&self) -> &ModelConfig {
         &self.cfg
     }
 
-    pub fn device(&self) -> &Device {
-        &self.device
+    /// Logits of each window, `(len × labels)` row-major f32, in window order.
+    pub fn forward(&self, windows: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
+        let failed = |msg: String| Error::Model {
+            model: "forward pass".into(),
+            msg,
+        };
+        match &self.encoder {
+            Encoder::Native(e) => e.forward(windows).map_err(failed),
+            Encoder::Candle(e) => e
+                .forward_windows(windows)
+                .map_err(|e| failed(crate::error::first_line(&e))),
+        }
     }
+}
 
-    /// Logits of shape (rows, len, labels) in f32.
-    pub fn forward(&self, batch: &Batch) -> Result<Tensor> {
-        let shape = (batch.rows, batch.len);
-        let ids = Tensor::from_slice(batch.ids, shape, &self.device)?;
-        let mask = Tensor::from_slice(batch.mask, shape, &self.device)?;
-        let positions = match self.cfg.arch {
-            Architecture::XlmRoberta => {
-                xlm_roberta::position_ids(batch.ids, batch.len, self.cfg.pad_token_id)
-            }
-            _ => bert::position_ids(batch.rows, batch.len),
-        };
-        let positions = Tensor::from_vec(positions, shape, &self.device)?;
-        let x = match &self.embeddings {
-            Embeddings::Bert(e) => e.forward(&ids, &positions)?,
-            Embeddings::DistilBert(e) => e.forward(&ids, &positions)?,
-        };
-        let hidden = layers::encode(&self.blocks, x, &mask)?;
-        Ok(self.classifier.forward(&hidden)?.to_dtype(DType::F32)?)
+/// The VarBuilder at the encoder's prefix: some exports drop the `bert.`/`roberta.` prefix, so
+/// both layouts are accepted.
+pub(crate) fn encoder_root<'a>(vb: &VarBuilder<'a>, cfg: &ModelConfig) -> VarBuilder<'a> {
+    let prefix = cfg.arch.weight_prefix();
+    if vb.contains_tensor(&format!("{prefix}.embeddings.word_embeddings.weight")) {
+        vb.pp(prefix)
+    } else {
+        vb.clone()
     }
 }

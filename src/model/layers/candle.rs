@@ -1,4 +1,5 @@
-//! Model stage: the post-LayerNorm transformer block that BERT, DistilBERT and XLM-R share.
+//! Model stage, candle backend (CUDA, and the reference the native CPU encoder is tested
+//! against): the post-LayerNorm transformer block that BERT, DistilBERT and XLM-R share.
 //!
 //! Mirrors `BertLayer` (transformers/models/bert/modeling_bert.py) and `TransformerBlock`
 //! (transformers/models/distilbert/modeling_distilbert.py): the two differ only in weight names.
@@ -7,57 +8,17 @@
 use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::{LayerNorm, Linear, VarBuilder};
 
-/// Weight names of one encoder block, relative to the block's prefix.
-pub struct BlockNames {
-    pub query: &'static str,
-    pub key: &'static str,
-    pub value: &'static str,
-    pub attn_out: &'static str,
-    pub attn_norm: &'static str,
-    pub ffn_in: &'static str,
-    pub ffn_out: &'static str,
-    pub out_norm: &'static str,
-}
+use super::{Activation, BlockConfig, BlockNames};
 
-/// Dimensions and options every block needs.
-#[derive(Debug, Clone)]
-pub struct BlockConfig {
-    pub hidden: usize,
-    pub heads: usize,
-    pub intermediate: usize,
-    pub eps: f64,
-    pub act: Activation,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub enum Activation {
-    /// Hugging Face "gelu": the exact erf form (candle's `gelu` is the tanh approximation).
-    GeluErf,
-    GeluTanh,
-    Relu,
-    Silu,
-}
-
-impl Activation {
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "gelu" => Some(Self::GeluErf),
-            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Some(Self::GeluTanh),
-            "relu" => Some(Self::Relu),
-            "silu" | "swish" => Some(Self::Silu),
-            _ => None,
-        }
-    }
-
-    fn apply(self, x: &Tensor) -> Result<Tensor> {
-        match self {
-            Self::GeluErf => x.gelu_erf(),
-            Self::GeluTanh => x.gelu(),
-            Self::Relu => x.relu(),
-            Self::Silu => x.silu(),
-        }
+fn activate(act: Activation, x: &Tensor) -> Result<Tensor> {
+    match act {
+        Activation::GeluErf => x.gelu_erf(),
+        Activation::GeluTanh => x.gelu(),
+        Activation::Relu => x.relu(),
+        Activation::Silu => x.silu(),
     }
 }
+
 
 pub fn linear(vb: VarBuilder, in_dim: usize, out_dim: usize) -> Result<Linear> {
     let w = vb.get((out_dim, in_dim), "weight")?;
@@ -158,7 +119,7 @@ impl EncoderBlock {
             .forward(&(self.attn_out.forward(&attn)? + x)?)?;
         let f = self
             .ffn_out
-            .forward(&self.act.apply(&self.ffn_in.forward(&h)?)?)?;
+            .forward(&activate(self.act, &self.ffn_in.forward(&h)?)?)?;
         self.out_norm.forward(&(f + h)?)
     }
 }

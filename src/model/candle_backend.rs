@@ -1,0 +1,131 @@
+//! Model stage, candle backend: the classifier as candle tensors on any candle device, over
+//! padded batches (CUDA runs this; on CPU the tests use it as the reference for `native`).
+
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::{Linear, VarBuilder};
+
+use super::config::{Architecture, ModelConfig};
+use super::layers::candle::{self as layers, EncoderBlock};
+use super::layers::{Activation, BlockConfig};
+use super::{bert, distilbert, xlm_roberta};
+
+enum Embeddings {
+    Bert(bert::BertEmbeddings),
+    DistilBert(distilbert::DistilBertEmbeddings),
+}
+
+/// A padded batch of token windows, row-major (batch × len), as the host holds it.
+pub struct Batch<'a> {
+    pub ids: &'a [u32],
+    pub mask: &'a [u8],
+    pub rows: usize,
+    pub len: usize,
+}
+
+/// The classifier as candle tensors: what runs on CUDA, and the reference for the native backend.
+pub struct CandleEncoder {
+    cfg: ModelConfig,
+    embeddings: Embeddings,
+    blocks: Vec<EncoderBlock>,
+    classifier: Linear,
+    device: Device,
+}
+
+impl CandleEncoder {
+    pub fn from_var_builder(
+        cfg: ModelConfig,
+        vb: VarBuilder,
+        device: &Device,
+    ) -> candle_core::Result<Self> {
+        let act = Activation::from_name(&cfg.hidden_act).ok_or_else(|| {
+            candle_core::Error::Msg(format!("unsupported activation \"{}\"", cfg.hidden_act))
+        })?;
+        let block_cfg = BlockConfig {
+            hidden: cfg.hidden_size,
+            heads: cfg.num_heads,
+            intermediate: cfg.intermediate_size,
+            eps: cfg.layer_norm_eps,
+            act,
+        };
+        let enc = super::encoder_root(&vb, &cfg);
+        let (embeddings, names, blocks_at) = match cfg.arch {
+            Architecture::DistilBert => (
+                Embeddings::DistilBert(distilbert::DistilBertEmbeddings::load(
+                    enc.pp("embeddings"),
+                    &cfg,
+                )?),
+                &distilbert::BLOCK_NAMES,
+                distilbert::BLOCKS,
+            ),
+            Architecture::Bert | Architecture::XlmRoberta => (
+                Embeddings::Bert(bert::BertEmbeddings::load(enc.pp("embeddings"), &cfg)?),
+                &bert::BLOCK_NAMES,
+                bert::BLOCKS,
+            ),
+        };
+        let blocks = (0..cfg.num_layers)
+            .map(|i| EncoderBlock::load(enc.pp(format!("{blocks_at}.{i}")), names, &block_cfg))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let classifier = layers::linear(vb.pp("classifier"), cfg.hidden_size, cfg.labels.len())
+            .map_err(|e| {
+                candle_core::Error::Msg(format!(
+                    "classifier does not match the {} labels of id2label: {e}",
+                    cfg.labels.len()
+                ))
+            })?;
+        Ok(Self {
+            cfg,
+            embeddings,
+            blocks,
+            classifier,
+            device: device.clone(),
+        })
+    }
+
+    /// Logits of shape (rows, len, labels) in f32.
+    pub fn forward(&self, batch: &Batch) -> candle_core::Result<Tensor> {
+        let shape = (batch.rows, batch.len);
+        let ids = Tensor::from_slice(batch.ids, shape, &self.device)?;
+        let mask = Tensor::from_slice(batch.mask, shape, &self.device)?;
+        let positions = match self.cfg.arch {
+            Architecture::XlmRoberta => {
+                xlm_roberta::position_ids(batch.ids, batch.len, self.cfg.pad_token_id)
+            }
+            _ => bert::position_ids(batch.rows, batch.len),
+        };
+        let positions = Tensor::from_vec(positions, shape, &self.device)?;
+        let x = match &self.embeddings {
+            Embeddings::Bert(e) => e.forward(&ids, &positions)?,
+            Embeddings::DistilBert(e) => e.forward(&ids, &positions)?,
+        };
+        let hidden = layers::encode(&self.blocks, x, &mask)?;
+        self.classifier.forward(&hidden)?.to_dtype(DType::F32)
+    }
+
+    /// Logits of each window, `(len × labels)` row-major: the windows padded into one batch.
+    pub fn forward_windows(&self, windows: &[&[u32]]) -> candle_core::Result<Vec<Vec<f32>>> {
+        let rows = windows.len();
+        let len = windows.iter().map(|w| w.len()).max().unwrap_or(0).max(1);
+        let mut ids = vec![self.cfg.pad_token_id; rows * len];
+        let mut mask = vec![0u8; rows * len];
+        for (r, w) in windows.iter().enumerate() {
+            ids[r * len..r * len + w.len()].copy_from_slice(w);
+            mask[r * len..r * len + w.len()].fill(1);
+        }
+        let logits: Vec<f32> = self
+            .forward(&Batch {
+                ids: &ids,
+                mask: &mask,
+                rows,
+                len,
+            })?
+            .flatten_all()?
+            .to_vec1()?;
+        let n = self.cfg.labels.len();
+        Ok(windows
+            .iter()
+            .enumerate()
+            .map(|(r, w)| logits[r * len * n..(r * len + w.len()) * n].to_vec())
+            .collect())
+    }
+}

@@ -1,0 +1,293 @@
+//! Model stage, CPU kernels: int8 matrix product for `--quantize int8` — weights quantized per
+//! output channel once at load, activations per row at every call (dynamic quantization), i32
+//! accumulation with AVX-512 VNNI (`vpdpbusd`) where the CPU has it, a scalar loop elsewhere.
+//!
+//! `vpdpbusd` multiplies unsigned by signed bytes, so activations `q ∈ [-127, 127]` are stored
+//! shifted as `q + 128 ∈ [1, 255]` and the shift is taken back out exactly with the weights'
+//! column sums: `Σ (q + 128)·w = Σ q·w + 128·Σ w`. Everything up to the final scaling is integer
+//! arithmetic, so the VNNI and scalar paths agree bit for bit.
+
+/// Output columns per packed panel: four 16-lane registers.
+const NR: usize = 64;
+/// Rows per micro-kernel call.
+const MR: usize = 6;
+
+/// A weight matrix `(n, k)` quantized to int8, laid out for the kernel.
+pub struct QMatrix {
+    n: usize,
+    k: usize,
+    /// `k` rounded up to a multiple of 4 (one `vpdpbusd` lane takes 4 bytes).
+    kp: usize,
+    /// Panels of NR columns: for each group of 4 `k`, NR × 4 bytes (column-major within a group).
+    packed: Vec<i8>,
+    /// Per output channel: dequantization scale and 128 × the sum of its quantized weights.
+    scale: Vec<f32>,
+    shift: Vec<i32>,
+}
+
+impl QMatrix {
+    /// Quantizes a row-major `(n, k)` f32 matrix, symmetric per output row (channel).
+    pub fn quantize(w: &[f32], n: usize, k: usize) -> Self {
+        assert_eq!(w.len(), n * k);
+        let kp = k.div_ceil(4) * 4;
+        let panels = n.div_ceil(NR);
+        let mut packed = vec![0i8; panels * NR * kp];
+        let mut scale = vec![0f32; n];
+        let mut shift = vec![0i32; n];
+        for c in 0..n {
+            let row = &w[c * k..(c + 1) * k];
+            let amax = row.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let s = if amax > 0.0 { amax / 127.0 } else { 1.0 };
+            scale[c] = s;
+            let (panel, col) = (c / NR, c % NR);
+            let mut total = 0i32;
+            for (j, &v) in row.iter().enumerate() {
+                let q = (v / s).round().clamp(-127.0, 127.0) as i8;
+                total += i32::from(q);
+                packed[panel * NR * kp + (j / 4) * NR * 4 + col * 4 + j % 4] = q;
+            }
+            shift[c] = 128 * total;
+        }
+        Self {
+            n,
+            k,
+            kp,
+            packed,
+            scale,
+            shift,
+        }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.n
+    }
+
+    pub fn cols(&self) -> usize {
+        self.k
+    }
+
+    /// Quantized weight `(c, j)` (for tests and the scalar path).
+    fn at(&self, c: usize, j: usize) -> i8 {
+        let (panel, col) = (c / NR, c % NR);
+        self.packed[panel * NR * self.kp + (j / 4) * NR * 4 + col * 4 + j % 4]
+    }
+
+    /// The dequantized weights, row-major `(n, k)`: what the int8 model computes with.
+    pub fn dequantize(&self) -> Vec<f32> {
+        let mut out = Vec::with_capacity(self.n * self.k);
+        for c in 0..self.n {
+            for j in 0..self.k {
+                out.push(f32::from(self.at(c, j)) * self.scale[c]);
+            }
+        }
+        out
+    }
+}
+
+/// Activations of `m` rows quantized per row: shifted bytes (`kp` per row) and scales.
+pub struct QRows {
+    pub bytes: Vec<u8>,
+    pub scale: Vec<f32>,
+}
+
+/// Quantizes `m` rows of `k` floats, symmetric per row, stored shifted by 128.
+pub fn quantize_rows(x: &[f32], m: usize, k: usize, kp: usize) -> QRows {
+    let mut bytes = vec![128u8; m * kp];
+    let mut scale = vec![0f32; m];
+    for r in 0..m {
+        let row = &x[r * k..(r + 1) * k];
+        let amax = super::max_abs(row);
+        let s = if amax > 0.0 { amax / 127.0 } else { 1.0 };
+        scale[r] = s;
+        super::quantize_row(row, 1.0 / s, &mut bytes[r * kp..r * kp + k]);
+    }
+    QRows { bytes, scale }
+}
+
+/// `out (m, n) = x (m, k) · wᵀ + bias`, through int8.
+pub fn matmul(x: &[f32], m: usize, w: &QMatrix, bias: &[f32], out: &mut [f32]) {
+    let (n, k, kp) = (w.n, w.k, w.kp);
+    assert!(x.len() >= m * k && out.len() >= m * n && bias.len() == n);
+    let q = quantize_rows(x, m, k, kp);
+    let mut acc = vec![0i32; MR * NR];
+    let vnni = has_vnni();
+    for panel in 0..n.div_ceil(NR) {
+        let cols = NR.min(n - panel * NR);
+        let wp = &w.packed[panel * NR * kp..(panel + 1) * NR * kp];
+        let mut r0 = 0;
+        while r0 < m {
+            let rows = MR.min(m - r0);
+            let a = &q.bytes[r0 * kp..(r0 + rows) * kp];
+            if vnni {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `has_vnni` checked the CPU features; slices hold rows × kp and NR × kp bytes.
+                unsafe {
+                    vnni::panel(a, rows, kp, wp, &mut acc)
+                };
+            } else {
+                scalar_panel(a, rows, kp, wp, &mut acc);
+            }
+            for r in 0..rows {
+                let sa = q.scale[r0 + r];
+                let dst = &mut out[(r0 + r) * n + panel * NR..][..cols];
+                for (c, d) in dst.iter_mut().enumerate() {
+                    let col = panel * NR + c;
+                    *d = (acc[r * NR + c] - w.shift[col]) as f32 * (sa * w.scale[col]) + bias[col];
+                }
+            }
+            r0 += rows;
+        }
+    }
+}
+
+/// Whether the VNNI kernel runs here (AVX-512 VNNI, not lowered by `NER_TAG_SIMD`).
+pub fn has_vnni() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        super::level() == super::Level::Avx512 && is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Reference path: `acc[r][c] = Σ_j a[r][j] · w[c][j]` over one panel, in i32.
+fn scalar_panel(a: &[u8], rows: usize, kp: usize, wp: &[i8], acc: &mut [i32]) {
+    for r in 0..rows {
+        let row = &a[r * kp..(r + 1) * kp];
+        for c in 0..NR {
+            let mut s = 0i32;
+            for g in 0..kp / 4 {
+                let w = &wp[g * NR * 4 + c * 4..][..4];
+                for j in 0..4 {
+                    s += i32::from(row[g * 4 + j]) * i32::from(w[j]);
+                }
+            }
+            acc[r * NR + c] = s;
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod vnni {
+    use std::arch::x86_64::*;
+
+    use super::NR;
+
+    /// One panel of NR columns for up to MR rows: 4 × rows accumulators live in registers.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    pub unsafe fn panel(a: &[u8], rows: usize, kp: usize, wp: &[i8], acc: &mut [i32]) {
+        match rows {
+            6 => rows_n::<6>(a, kp, wp, acc),
+            5 => rows_n::<5>(a, kp, wp, acc),
+            4 => rows_n::<4>(a, kp, wp, acc),
+            3 => rows_n::<3>(a, kp, wp, acc),
+            2 => rows_n::<2>(a, kp, wp, acc),
+            _ => rows_n::<1>(a, kp, wp, acc),
+        }
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    #[inline]
+    unsafe fn rows_n<const R: usize>(a: &[u8], kp: usize, wp: &[i8], acc: &mut [i32]) {
+        debug_assert!(a.len() >= R * kp && wp.len() >= NR * kp && acc.len() >= R * NR);
+        let mut c = [[_mm512_setzero_si512(); 4]; R];
+        let ap = a.as_ptr();
+        let mut w = wp.as_ptr();
+        for g in 0..kp / 4 {
+            let w0 = _mm512_loadu_si512(w as *const _);
+            let w1 = _mm512_loadu_si512(w.add(64) as *const _);
+            let w2 = _mm512_loadu_si512(w.add(128) as *const _);
+            let w3 = _mm512_loadu_si512(w.add(192) as *const _);
+            for (r, cr) in c.iter_mut().enumerate() {
+                let x = _mm512_set1_epi32(std::ptr::read_unaligned(
+                    ap.add(r * kp + g * 4) as *const i32
+                ));
+                cr[0] = _mm512_dpbusd_epi32(cr[0], x, w0);
+                cr[1] = _mm512_dpbusd_epi32(cr[1], x, w1);
+                cr[2] = _mm512_dpbusd_epi32(cr[2], x, w2);
+                cr[3] = _mm512_dpbusd_epi32(cr[3], x, w3);
+            }
+            w = w.add(NR * 4);
+        }
+        let out = acc.as_mut_ptr();
+        for (r, cr) in c.iter().enumerate() {
+            for (j, v) in cr.iter().enumerate() {
+                _mm512_storeu_si512(out.add(r * NR + j * 16) as *mut _, *v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lcg(seed: &mut u64) -> f32 {
+        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+
+    /// VNNI and scalar paths against an i32 reference built from the unpacked integers, on odd
+    /// shapes: every remainder of rows (MR), columns (NR) and depth (4).
+    #[test]
+    fn kernel_matches_i32_reference_on_odd_shapes() {
+        let mut seed = 7u64;
+        for &m in &[1usize, 2, 5, 6, 7, 13] {
+            for &k in &[1usize, 3, 4, 5, 17, 64, 101] {
+                for &n in &[1usize, 9, 16, 63, 64, 65, 130] {
+                    let w: Vec<f32> = (0..n * k).map(|_| lcg(&mut seed)).collect();
+                    let x: Vec<f32> = (0..m * k).map(|_| 3.0 * lcg(&mut seed)).collect();
+                    let qm = QMatrix::quantize(&w, n, k);
+                    let q = quantize_rows(&x, m, k, qm.kp);
+                    let bias: Vec<f32> = (0..n).map(|c| c as f32 * 0.25).collect();
+                    let mut want = vec![0f32; m * n];
+                    for r in 0..m {
+                        for c in 0..n {
+                            let mut s = 0i32;
+                            for j in 0..k {
+                                let a = i32::from(q.bytes[r * qm.kp + j]) - 128;
+                                s += a * i32::from(qm.at(c, j));
+                            }
+                            want[r * n + c] = s as f32 * (q.scale[r] * qm.scale[c]) + bias[c];
+                        }
+                    }
+                    let mut got = vec![0f32; m * n];
+                    matmul(&x, m, &qm, &bias, &mut got);
+                    assert_eq!(got, want, "m={m} k={k} n={n} vnni={}", has_vnni());
+                    // The scalar panel agrees with whatever path ran above.
+                    let mut acc = vec![0i32; MR * NR];
+                    let rows = m.min(MR);
+                    scalar_panel(&q.bytes[..rows * qm.kp], rows, qm.kp, &qm.packed[..NR * qm.kp], &mut acc);
+                    for r in 0..rows {
+                        for c in 0..n.min(NR) {
+                            let s = acc[r * NR + c] - qm.shift[c];
+                            let v = s as f32 * (q.scale[r] * qm.scale[c]) + bias[c];
+                            assert_eq!(v, want[r * n + c]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn quantization_error_is_small() {
+        let mut seed = 11u64;
+        let (m, k, n) = (4, 384, 40);
+        let w: Vec<f32> = (0..n * k).map(|_| lcg(&mut seed) * 0.05).collect();
+        let x: Vec<f32> = (0..m * k).map(|_| lcg(&mut seed)).collect();
+        let qm = QMatrix::quantize(&w, n, k);
+        let mut got = vec![0f32; m * n];
+        matmul(&x, m, &qm, &vec![0.0; n], &mut got);
+        for r in 0..m {
+            for c in 0..n {
+                let exact: f32 = (0..k).map(|j| x[r * k + j] * w[c * k + j]).sum();
+                assert!((got[r * n + c] - exact).abs() < 0.02, "{} vs {exact}", got[r * n + c]);
+            }
+        }
+        let deq = qm.dequantize();
+        assert!(deq.iter().zip(&w).all(|(a, b)| (a - b).abs() <= 0.05 / 254.0 + 1e-7));
+    }
+}

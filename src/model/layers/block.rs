@@ -1,0 +1,67 @@
+//! Model stage, native CPU layers: one post-LayerNorm encoder block over packed token rows —
+//! attention, residual + LayerNorm, feed-forward, residual + LayerNorm — working in place with
+//! reusable scratch buffers.
+//!
+//! Mirrors `BertLayer` (transformers/models/bert/modeling_bert.py) and `TransformerBlock`
+//! (transformers/models/distilbert/modeling_distilbert.py).
+
+use candle_core::Result;
+use candle_nn::VarBuilder;
+
+use super::attention::SelfAttention;
+use super::linear::{Linear, Precision};
+use super::norm::LayerNorm;
+use super::{Activation, BlockConfig, BlockNames};
+
+/// Buffers one forward pass reuses across blocks.
+#[derive(Default)]
+pub struct Scratch {
+    qkv: Vec<f32>,
+    scores: Vec<f32>,
+    ctx: Vec<f32>,
+    mid: Vec<f32>,
+    ffn: Vec<f32>,
+}
+
+pub struct EncoderBlock {
+    attention: SelfAttention,
+    attn_out: Linear,
+    attn_norm: LayerNorm,
+    ffn_in: Linear,
+    ffn_out: Linear,
+    out_norm: LayerNorm,
+    act: Activation,
+    hidden: usize,
+}
+
+impl EncoderBlock {
+    pub fn load(vb: VarBuilder, names: &BlockNames, cfg: &BlockConfig, p: Precision) -> Result<Self> {
+        let h = cfg.hidden;
+        Ok(Self {
+            attention: SelfAttention::load(&vb, names, cfg, p)?,
+            attn_out: Linear::load(vb.pp(names.attn_out), h, h, p)?,
+            attn_norm: LayerNorm::load(vb.pp(names.attn_norm), h, cfg.eps)?,
+            ffn_in: Linear::load(vb.pp(names.ffn_in), h, cfg.intermediate, p)?,
+            ffn_out: Linear::load(vb.pp(names.ffn_out), cfg.intermediate, h, p)?,
+            out_norm: LayerNorm::load(vb.pp(names.out_norm), h, cfg.eps)?,
+            act: cfg.act,
+            hidden: h,
+        })
+    }
+
+    /// `x` (m packed rows × hidden) ← block(x); `spans` are the windows' (first row, length).
+    pub fn forward(&self, x: &mut [f32], m: usize, spans: &[(usize, usize)], s: &mut Scratch) {
+        let h = self.hidden;
+        s.ctx.resize(m * h, 0.0);
+        self.attention
+            .forward(x, m, spans, &mut s.qkv, &mut s.scores, &mut s.ctx);
+        s.mid.resize(m * h, 0.0);
+        self.attn_out.forward(&s.ctx, m, &mut s.mid);
+        self.attn_norm.forward_residual(&mut s.mid, x);
+        s.ffn.resize(m * self.ffn_in.out_dim(), 0.0);
+        self.ffn_in.forward(&s.mid, m, &mut s.ffn);
+        self.act.apply_in_place(&mut s.ffn);
+        self.ffn_out.forward(&s.ffn, m, x);
+        self.out_norm.forward_residual(x, &s.mid);
+    }
+}

@@ -1,0 +1,66 @@
+//! Model stage: the layers of the encoder block BERT, DistilBERT and XLM-R share — the native CPU
+//! layers (`linear`, `norm`, `attention`, `block`, on plain row-major f32 buffers of unpadded,
+//! packed tokens) and the candle block (`candle`) that CUDA runs.
+
+pub mod attention;
+pub mod block;
+pub mod candle;
+pub mod linear;
+pub mod norm;
+
+/// Weight names of one encoder block, relative to the block's prefix.
+pub struct BlockNames {
+    pub query: &'static str,
+    pub key: &'static str,
+    pub value: &'static str,
+    pub attn_out: &'static str,
+    pub attn_norm: &'static str,
+    pub ffn_in: &'static str,
+    pub ffn_out: &'static str,
+    pub out_norm: &'static str,
+}
+
+/// Dimensions and options every block needs.
+#[derive(Debug, Clone)]
+pub struct BlockConfig {
+    pub hidden: usize,
+    pub heads: usize,
+    pub intermediate: usize,
+    pub eps: f64,
+    pub act: Activation,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Activation {
+    /// Hugging Face "gelu": the exact erf form (candle's `gelu` is the tanh approximation).
+    GeluErf,
+    GeluTanh,
+    Relu,
+    Silu,
+}
+
+impl Activation {
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "gelu" => Some(Self::GeluErf),
+            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Some(Self::GeluTanh),
+            "relu" => Some(Self::Relu),
+            "silu" | "swish" => Some(Self::Silu),
+            _ => None,
+        }
+    }
+}
+
+
+impl Activation {
+    /// Applies the activation in place on the native path.
+    pub fn apply_in_place(self, x: &mut [f32]) {
+        use super::kernels;
+        match self {
+            Self::GeluErf => kernels::gelu_erf(x),
+            Self::GeluTanh => kernels::gelu_tanh(x),
+            Self::Relu => kernels::relu(x),
+            Self::Silu => kernels::silu(x),
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Model stage, native CPU backend: the whole token classifier on plain f32 buffers. Windows are
+//! packed end to end with no padding — every matrix product runs over real tokens only — and each
+//! window attends to itself alone. Weights are f32 or, with `--quantize int8`, int8 in every
+//! encoder projection; embeddings, LayerNorm, softmax, GELU and the classifier stay f32.
+//!
+//! Computes what `TokenClassifier`'s candle backend computes (the tests compare the two).
+
+use candle_core::Result;
+use candle_nn::VarBuilder;
+
+use super::config::{Architecture, ModelConfig};
+use super::layers::block::{EncoderBlock, Scratch};
+use super::layers::linear::{Linear, Precision};
+use super::layers::norm::LayerNorm;
+use super::layers::{Activation, BlockConfig, BlockNames};
+use super::{bert, distilbert, xlm_roberta};
+
+thread_local! {
+    /// Activations and scratch of the forward passes on this thread, kept between batches so
+    /// that their pages are not faulted in again for every batch.
+    static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<f32>, Scratch)> = Default::default();
+}
+
+/// Embedding tables: word + position (+ token type 0), then LayerNorm.
+struct Embeddings {
+    words: Vec<f32>,
+    positions: Vec<f32>,
+    token_type: Option<Vec<f32>>,
+    norm: LayerNorm,
+}
+
+pub struct NativeEncoder {
+    arch: Architecture,
+    hidden: usize,
+    vocab: usize,
+    max_positions: usize,
+    pad: u32,
+    labels: usize,
+    embeddings: Embeddings,
+    blocks: Vec<EncoderBlock>,
+    classifier: Linear,
+}
+
+impl NativeEncoder {
+    /// `enc` is the VarBuilder at the encoder prefix (`bert.`, `distilbert.`, `roberta.` or none),
+    /// `root` the one at the checkpoint root (where `classifier` lives).
+    pub fn load(cfg: &ModelConfig, enc: VarBuilder, root: VarBuilder, p: Precision) -> Result<Self> {
+        let act = Activation::from_name(&cfg.hidden_act).ok_or_else(|| {
+            candle_core::Error::Msg(format!("unsupported activation \"{}\"", cfg.hidden_act))
+        })?;
+        let h = cfg.hidden_size;
+        let block_cfg = BlockConfig {
+            hidden: h,
+            heads: cfg.num_heads,
+            intermediate: cfg.intermediate_size,
+            eps: cfg.layer_norm_eps,
+            act,
+        };
+        let emb = enc.pp("embeddings");
+        let flat = |t: candle_core::Tensor| t.flatten_all()?.to_vec1::<f32>();
+        let words = flat(emb.get((cfg.vocab_size, h), "word_embeddings.weight")?)?;
+        let positions = flat(emb.get(
+            (cfg.max_position_embeddings, h),
+            "position_embeddings.weight",
+        )?)?;
+        let (names, blocks_at, token_type, eps): (&BlockNames, _, _, _) = match cfg.arch {
+            Architecture::DistilBert => (&distilbert::BLOCK_NAMES, distilbert::BLOCKS, None, 1e-12),
+            Architecture::Bert | Architecture::XlmRoberta => {
+                let tt = if cfg.type_vocab_size > 0 {
+                    let t = emb.get((cfg.type_vocab_size, h), "token_type_embeddings.weight")?;
+                    Some(t.get(0)?.to_vec1::<f32>()?)
+                } else {
+                    None
+                };
+                (&bert::BLOCK_NAMES, bert::BLOCKS, tt, cfg.layer_norm_eps)
+            }
+        };
+        let norm = LayerNorm::load(emb.pp("LayerNorm"), h, eps)?;
+        let blocks = (0..cfg.num_layers)
+            .map(|i| EncoderBlock::load(enc.pp(format!("{blocks_at}.{i}")), names, &block_cfg, p))
+            .collect::<Result<Vec<_>>>()?;
+        let classifier = Linear::load(root.pp("classifier"), h, cfg.labels.len(), Precision::F32)
+            .map_err(|e| {
+                candle_core::Error::Msg(format!(
+                    "classifier does not match the {} labels of id2label: {e}",
+                    cfg.labels.len()
+                ))
+            })?;
+        Ok(Self {
+            arch: cfg.arch,
+            hidden: h,
+            vocab: cfg.vocab_size,
+            max_positions: cfg.max_position_embeddings,
+            pad: cfg.pad_token_id,
+            labels: cfg.labels.len(),
+            embeddings: Embeddings {
+                words,
+                positions,
+                token_type,
+                norm,
+            },
+            blocks,
+            classifier,
+        })
+    }
+
+    /// Logits of each window, `(len × labels)` row-major, in window order.
+    pub fn forward(&self, windows: &[&[u32]]) -> std::result::Result<Vec<Vec<f32>>, String> {
+        let mut spans = Vec::with_capacity(windows.len());
+        let mut m = 0;
+        for w in windows {
+            spans.push((m, w.len()));
+            m += w.len();
+        }
+        SCRATCH.with_borrow_mut(|(x, logits, scratch)| self.run(windows, &spans, m, x, logits, scratch))
+    }
+
+    fn run(
+        &self,
+        windows: &[&[u32]],
+        spans: &[(usize, usize)],
+        m: usize,
+        x: &mut Vec<f32>,
+        logits: &mut Vec<f32>,
+        scratch: &mut Scratch,
+    ) -> std::result::Result<Vec<Vec<f32>>, String> {
+        let h = self.hidden;
+        x.clear();
+        x.resize(m * h, 0.0);
+        for (w, &(start, len)) in windows.iter().zip(spans) {
+            let positions = match self.arch {
+                Architecture::XlmRoberta => xlm_roberta::position_ids(w, len, self.pad),
+                _ => (0..len as u32).collect(),
+            };
+            for (i, (&id, &pos)) in w.iter().zip(&positions).enumerate() {
+                let (id, pos) = (id as usize, pos as usize);
+                if id >= self.vocab || pos >= self.max_positions {
+                    return Err(format!(
+                        "token id {id} or position {pos} outside the embedding tables ({} × {})",
+                        self.vocab, self.max_positions
+                    ));
+                }
+                let row = &mut x[(start + i) * h..(start + i + 1) * h];
+                let e = &self.embeddings;
+                row.copy_from_slice(&e.words[id * h..(id + 1) * h]);
+                for (a, b) in row.iter_mut().zip(&e.positions[pos * h..(pos + 1) * h]) {
+                    *a += b;
+                }
+                if let Some(tt) = &e.token_type {
+                    for (a, b) in row.iter_mut().zip(tt) {
+                        *a += b;
+                    }
+                }
+            }
+        }
+        self.embeddings.norm.forward(x);
+        for block in &self.blocks {
+            block.forward(x, m, spans, scratch);
+        }
+        logits.clear();
+        logits.resize(m * self.labels, 0.0);
+        self.classifier.forward(x, m, logits);
+        Ok(spans
+            .iter()
+            .map(|&(start, len)| logits[start * self.labels..(start + len) * self.labels].to_vec())
+            .collect())
+    }
+}

@@ -1,0 +1,132 @@
+//! Runtime: where and how the model computes — device, backend, precision and the thread policy —
+//! decided once at start-up, before any thread pool starts.
+//!
+//! On CPU the native backend (`model::native`) runs whole batches side by side on the global
+//! rayon pool, each single-threaded inside: both cores stay busy without per-operation
+//! synchronisation, and results do not depend on the thread count. On CUDA the candle backend
+//! runs one batch at a time.
+
+use candle_core::Device;
+
+use crate::error::{Error, Result};
+
+/// Where the forward passes run, as the user asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceChoice {
+    Cpu,
+    Cuda(usize),
+    /// CUDA device 0 when this build has CUDA and a GPU answers, else CPU.
+    Auto,
+}
+
+impl DeviceChoice {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "cpu" => Ok(Self::Cpu),
+            "auto" => Ok(Self::Auto),
+            "cuda" => Ok(Self::Cuda(0)),
+            _ => s
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(Self::Cuda)
+                .ok_or_else(|| {
+                    Error::Usage(format!("--device {s}: expected cpu, cuda, cuda:N or auto"))
+                }),
+        }
+    }
+
+    pub fn open(self) -> Result<Device> {
+        match self {
+            Self::Cpu => Ok(Device::Cpu),
+            Self::Auto => Ok(Self::Cuda(0).open().unwrap_or(Device::Cpu)),
+            Self::Cuda(n) => {
+                if !candle_core::utils::cuda_is_available() {
+                    return Err(Error::Usage(format!(
+                        "--device cuda:{n}: this ner-tag was built without CUDA support (rebuild with `cargo build --release --features cuda`)"
+                    )));
+                }
+                Device::new_cuda(n).map_err(|e| Error::Usage(format!("--device cuda:{n}: {e}")))
+            }
+        }
+    }
+}
+
+/// Which implementation of the model runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Our own CPU kernels over packed, unpadded windows (`model::native`).
+    Native,
+    /// candle tensors over padded batches (`model::candle_backend`): CUDA, and a CPU reference.
+    Candle,
+}
+
+/// Precision of the encoder's matrix products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Quantize {
+    #[default]
+    None,
+    /// Dynamic int8: per-channel int8 weights, per-row int8 activations (CPU, native backend).
+    Int8,
+}
+
+/// The checked choice of device, backend and precision the model is loaded for.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    pub device: Device,
+    pub backend: Backend,
+    pub quantize: Quantize,
+}
+
+impl Runtime {
+    /// The default: native backend on CPU, f32.
+    pub fn cpu() -> Self {
+        Self {
+            device: Device::Cpu,
+            backend: Backend::Native,
+            quantize: Quantize::None,
+        }
+    }
+
+    /// Opens the device and picks the backend: native on CPU unless `backend` says otherwise,
+    /// candle on CUDA.
+    pub fn open(choice: DeviceChoice, backend: Option<Backend>, quantize: Quantize) -> Result<Self> {
+        let device = choice.open()?;
+        let backend = match (device.is_cpu(), backend) {
+            (true, b) => b.unwrap_or(Backend::Native),
+            (false, Some(Backend::Native)) => {
+                return Err(Error::Usage(
+                    "--backend native runs on the CPU only; use --device cpu".into(),
+                ))
+            }
+            (false, _) => Backend::Candle,
+        };
+        if quantize == Quantize::Int8 && backend != Backend::Native {
+            return Err(Error::Usage(
+                "--quantize int8 runs on the CPU with the native backend only".into(),
+            ));
+        }
+        Ok(Self {
+            device,
+            backend,
+            quantize,
+        })
+    }
+
+    /// Whether whole batches run side by side on the global pool (CPU) or one at a time (GPU).
+    pub fn parallel_batches(&self) -> bool {
+        self.device.is_cpu()
+    }
+}
+
+/// Sets up the global pool with `threads` workers (default: all cores). Call once, first.
+pub fn init_threads(threads: Option<usize>) -> Result<usize> {
+    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    // candle's CPU kernels size their own parallelism from RAYON_NUM_THREADS: batches already run
+    // in parallel, so each stays single-threaded inside.
+    std::env::set_var("RAYON_NUM_THREADS", "1");
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .map_err(|e| Error::Usage(format!("cannot start {threads} threads: {e}")))?;
+    Ok(threads)
+}
