@@ -77,21 +77,11 @@ fn logits_match_transformers() {
                 })
                 .collect();
             assert_eq!(first.offsets, offsets, "{name}: offsets of {line:?}");
-            let n = ids.len();
-            let batch = ner_tag::model::Batch {
-                ids: &first.ids,
-                mask: &vec![1u8; n],
-                rows: 1,
-                len: n,
-            };
             let logits: Vec<f32> = t
                 .model
-                .forward(&batch)
+                .forward(&[first.ids.as_slice()])
                 .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1()
-                .unwrap();
+                .concat();
             let want: Vec<f64> = rec["logits"]
                 .as_array()
                 .unwrap()

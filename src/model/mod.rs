@@ -12,6 +12,7 @@ pub mod distilbert;
 pub mod kernels;
 pub mod layers;
 pub mod native;
+pub mod store;
 pub mod weights;
 pub mod xlm_roberta;
 
@@ -45,28 +46,27 @@ impl TokenClassifier {
     pub fn load(dir: &Path, rt: &Runtime) -> Result<Self> {
         let cfg = ModelConfig::from_file(&dir.join("config.json"))?;
         let files = WeightFiles::find(dir)?;
-        let vb = files.var_builder(DType::F32, &rt.device)?;
-        let bad = |e: candle_core::Error| {
+        let bad = |e: String| {
             Error::model_file(
                 files.display_path(),
-                format!(
-                    "weights do not fit config.json: {}",
-                    crate::error::first_line(&e)
-                ),
+                format!("weights do not fit config.json: {e}"),
             )
         };
         let encoder = match rt.backend {
-            Backend::Candle => Encoder::Candle(
-                candle_backend::CandleEncoder::from_var_builder(cfg.clone(), vb, &rt.device)
-                    .map_err(bad)?,
-            ),
+            Backend::Candle => {
+                let vb = files.var_builder(DType::F32, &rt.device)?;
+                Encoder::Candle(
+                    candle_backend::CandleEncoder::from_var_builder(cfg.clone(), vb, &rt.device)
+                        .map_err(|e| bad(crate::error::first_line(&e)))?,
+                )
+            }
             Backend::Native => {
                 let p = match rt.quantize {
                     Quantize::None => Precision::F32,
                     Quantize::Int8 => Precision::Int8,
                 };
-                let enc = encoder_root(&vb, &cfg);
-                Encoder::Native(native::NativeEncoder::load(&cfg, enc, vb, p).map_err(bad)?)
+                let store = store::open(&files)?;
+                Encoder::Native(native::NativeEncoder::load(&cfg, &store, p).map_err(bad)?)
             }
         };
         Ok(Self { cfg, encoder })

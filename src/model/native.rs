@@ -5,10 +5,8 @@
 //!
 //! Computes what `TokenClassifier`'s candle backend computes (the tests compare the two).
 
-use candle_core::Result;
-use candle_nn::VarBuilder;
-
 use super::config::{Architecture, ModelConfig};
+use super::store::{Store, Table, Weights};
 use super::layers::block::{EncoderBlock, Scratch};
 use super::layers::linear::{Linear, Precision};
 use super::layers::norm::LayerNorm;
@@ -23,7 +21,8 @@ thread_local! {
 
 /// Embedding tables: word + position (+ token type 0), then LayerNorm.
 struct Embeddings {
-    words: Vec<f32>,
+    /// In place in the weight file's memory map where possible: only the gathered rows are read.
+    words: Table,
     positions: Vec<f32>,
     token_type: Option<Vec<f32>>,
     norm: LayerNorm,
@@ -42,12 +41,9 @@ pub struct NativeEncoder {
 }
 
 impl NativeEncoder {
-    /// `enc` is the VarBuilder at the encoder prefix (`bert.`, `distilbert.`, `roberta.` or none),
-    /// `root` the one at the checkpoint root (where `classifier` lives).
-    pub fn load(cfg: &ModelConfig, enc: VarBuilder, root: VarBuilder, p: Precision) -> Result<Self> {
-        let act = Activation::from_name(&cfg.hidden_act).ok_or_else(|| {
-            candle_core::Error::Msg(format!("unsupported activation \"{}\"", cfg.hidden_act))
-        })?;
+    pub fn load(cfg: &ModelConfig, store: &Store, p: Precision) -> Result<Self, String> {
+        let act = Activation::from_name(&cfg.hidden_act)
+            .ok_or_else(|| format!("unsupported activation \"{}\"", cfg.hidden_act))?;
         let h = cfg.hidden_size;
         let block_cfg = BlockConfig {
             hidden: h,
@@ -56,35 +52,39 @@ impl NativeEncoder {
             eps: cfg.layer_norm_eps,
             act,
         };
+        let root = Weights::new(store);
+        // Some exports drop the `bert.`/`roberta.` prefix; accept both layouts.
+        let prefix = cfg.arch.weight_prefix();
+        let enc = if root.contains(&format!("{prefix}.embeddings.word_embeddings.weight")) {
+            root.pp(prefix)
+        } else {
+            root.clone()
+        };
         let emb = enc.pp("embeddings");
-        let flat = |t: candle_core::Tensor| t.flatten_all()?.to_vec1::<f32>();
-        let words = flat(emb.get((cfg.vocab_size, h), "word_embeddings.weight")?)?;
-        let positions = flat(emb.get(
-            (cfg.max_position_embeddings, h),
-            "position_embeddings.weight",
-        )?)?;
+        let words = emb.table(cfg.vocab_size, h, "word_embeddings.weight")?;
+        let positions = emb.get(&[cfg.max_position_embeddings, h], "position_embeddings.weight")?;
         let (names, blocks_at, token_type, eps): (&BlockNames, _, _, _) = match cfg.arch {
             Architecture::DistilBert => (&distilbert::BLOCK_NAMES, distilbert::BLOCKS, None, 1e-12),
             Architecture::Bert | Architecture::XlmRoberta => {
                 let tt = if cfg.type_vocab_size > 0 {
-                    let t = emb.get((cfg.type_vocab_size, h), "token_type_embeddings.weight")?;
-                    Some(t.get(0)?.to_vec1::<f32>()?)
+                    let t = emb.get(&[cfg.type_vocab_size, h], "token_type_embeddings.weight")?;
+                    Some(t[..h].to_vec())
                 } else {
                     None
                 };
                 (&bert::BLOCK_NAMES, bert::BLOCKS, tt, cfg.layer_norm_eps)
             }
         };
-        let norm = LayerNorm::load(emb.pp("LayerNorm"), h, eps)?;
+        let norm = LayerNorm::load(&emb.pp("LayerNorm"), h, eps)?;
         let blocks = (0..cfg.num_layers)
-            .map(|i| EncoderBlock::load(enc.pp(format!("{blocks_at}.{i}")), names, &block_cfg, p))
-            .collect::<Result<Vec<_>>>()?;
-        let classifier = Linear::load(root.pp("classifier"), h, cfg.labels.len(), Precision::F32)
+            .map(|i| EncoderBlock::load(&enc.pp(format!("{blocks_at}.{i}")), names, &block_cfg, p))
+            .collect::<Result<Vec<_>, String>>()?;
+        let classifier = Linear::load(&root.pp("classifier"), h, cfg.labels.len(), Precision::F32)
             .map_err(|e| {
-                candle_core::Error::Msg(format!(
+                format!(
                     "classifier does not match the {} labels of id2label: {e}",
                     cfg.labels.len()
-                ))
+                )
             })?;
         Ok(Self {
             arch: cfg.arch,
@@ -142,7 +142,7 @@ impl NativeEncoder {
                 }
                 let row = &mut x[(start + i) * h..(start + i + 1) * h];
                 let e = &self.embeddings;
-                row.copy_from_slice(&e.words[id * h..(id + 1) * h]);
+                e.words.copy_row(id, row);
                 for (a, b) in row.iter_mut().zip(&e.positions[pos * h..(pos + 1) * h]) {
                     *a += b;
                 }

@@ -50,6 +50,16 @@ impl WeightFiles {
         }
     }
 
+    /// Checks that safetensors files are complete (header and data sizes).
+    pub fn check(&self) -> Result<()> {
+        if let Self::Safetensors(paths) = self {
+            for p in paths {
+                check_safetensors_header(p)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Opens the weights; whatever their stored dtype, tensors come out as `dtype`.
     pub fn var_builder(&self, dtype: DType, device: &Device) -> Result<VarBuilder<'static>> {
         match self {

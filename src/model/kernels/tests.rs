@@ -23,7 +23,7 @@ fn exp_and_erf_are_accurate() {
         let e = math::exp(x);
         assert!(close(e, f64::from(x).exp(), 3e-7), "exp({x}) = {e}");
         let v = math::erf(x);
-        assert!((f64::from(v) - libm::erf(f64::from(x))).abs() < 3e-7, "erf({x}) = {v}");
+        assert!((f64::from(v) - libm::erf(f64::from(x))).abs() < 6e-7, "erf({x}) = {v}");
         let t = math::tanh(x);
         assert!((f64::from(t) - f64::from(x).tanh()).abs() < 3e-7, "tanh({x}) = {t}");
     }

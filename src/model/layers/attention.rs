@@ -2,10 +2,8 @@
 //! projections fused in one `Linear`, then each window attends only to itself, so no token is
 //! padding and no mask is needed.
 
-use candle_core::Result;
-use candle_nn::VarBuilder;
-
 use super::super::kernels::{self, HeadView};
+use super::super::store::Weights;
 use super::linear::{self, Linear, Precision};
 use super::{BlockConfig, BlockNames};
 
@@ -19,17 +17,17 @@ pub struct SelfAttention {
 }
 
 impl SelfAttention {
-    pub fn load(vb: &VarBuilder, names: &BlockNames, cfg: &BlockConfig, p: Precision) -> Result<Self> {
+    pub fn load(wb: &Weights, names: &BlockNames, cfg: &BlockConfig, p: Precision) -> Result<Self, String> {
         let h = cfg.hidden;
         let mut w = Vec::with_capacity(3 * h * h);
         let mut b = Vec::with_capacity(3 * h);
         for name in [names.query, names.key, names.value] {
-            let (wi, bi) = linear::raw(vb.pp(name), h, h)?;
+            let (wi, bi) = linear::raw(&wb.pp(name), h, h)?;
             w.extend(wi);
             b.extend(bi);
         }
         Ok(Self {
-            qkv: Linear::new(&w, b, h, 3 * h, p),
+            qkv: Linear::new(w, b, h, 3 * h, p),
             heads: cfg.heads,
             head_dim: h / cfg.heads,
         })

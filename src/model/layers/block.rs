@@ -5,9 +5,7 @@
 //! Mirrors `BertLayer` (transformers/models/bert/modeling_bert.py) and `TransformerBlock`
 //! (transformers/models/distilbert/modeling_distilbert.py).
 
-use candle_core::Result;
-use candle_nn::VarBuilder;
-
+use super::super::store::Weights;
 use super::attention::SelfAttention;
 use super::linear::{Linear, Precision};
 use super::norm::LayerNorm;
@@ -35,15 +33,15 @@ pub struct EncoderBlock {
 }
 
 impl EncoderBlock {
-    pub fn load(vb: VarBuilder, names: &BlockNames, cfg: &BlockConfig, p: Precision) -> Result<Self> {
+    pub fn load(w: &Weights, names: &BlockNames, cfg: &BlockConfig, p: Precision) -> Result<Self, String> {
         let h = cfg.hidden;
         Ok(Self {
-            attention: SelfAttention::load(&vb, names, cfg, p)?,
-            attn_out: Linear::load(vb.pp(names.attn_out), h, h, p)?,
-            attn_norm: LayerNorm::load(vb.pp(names.attn_norm), h, cfg.eps)?,
-            ffn_in: Linear::load(vb.pp(names.ffn_in), h, cfg.intermediate, p)?,
-            ffn_out: Linear::load(vb.pp(names.ffn_out), cfg.intermediate, h, p)?,
-            out_norm: LayerNorm::load(vb.pp(names.out_norm), h, cfg.eps)?,
+            attention: SelfAttention::load(w, names, cfg, p)?,
+            attn_out: Linear::load(&w.pp(names.attn_out), h, h, p)?,
+            attn_norm: LayerNorm::load(&w.pp(names.attn_norm), h, cfg.eps)?,
+            ffn_in: Linear::load(&w.pp(names.ffn_in), h, cfg.intermediate, p)?,
+            ffn_out: Linear::load(&w.pp(names.ffn_out), cfg.intermediate, h, p)?,
+            out_norm: LayerNorm::load(&w.pp(names.out_norm), h, cfg.eps)?,
             act: cfg.act,
             hidden: h,
         })

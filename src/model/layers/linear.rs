@@ -2,10 +2,8 @@
 //! through the `gemm` crate (AVX-512 kernels, dispatched at run time) or in int8 through
 //! `kernels::int8`.
 
-use candle_core::Result;
-use candle_nn::VarBuilder;
-
 use super::super::kernels::{self, int8::QMatrix};
+use super::super::store::Weights;
 
 /// Precision of a layer's weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,8 +15,8 @@ pub enum Precision {
 
 pub enum Linear {
     F32 {
-        /// `Wᵀ`, row-major `(in, out)`: the layout the matrix product reads fastest.
-        wt: Vec<f32>,
+        /// `W`, row-major `(out, in)`, as checkpoints store it.
+        w: Vec<f32>,
         bias: Vec<f32>,
         n_in: usize,
         n_out: usize,
@@ -28,35 +26,27 @@ pub enum Linear {
 
 impl Linear {
     /// From a row-major `(out, in)` weight matrix, as checkpoints store it.
-    pub fn new(w: &[f32], bias: Vec<f32>, n_in: usize, n_out: usize, p: Precision) -> Self {
+    pub fn new(w: Vec<f32>, bias: Vec<f32>, n_in: usize, n_out: usize, p: Precision) -> Self {
         assert_eq!(w.len(), n_in * n_out);
         assert_eq!(bias.len(), n_out);
         match p {
-            Precision::F32 => {
-                let mut wt = vec![0f32; n_in * n_out];
-                for o in 0..n_out {
-                    for i in 0..n_in {
-                        wt[i * n_out + o] = w[o * n_in + i];
-                    }
-                }
-                Self::F32 {
-                    wt,
-                    bias,
-                    n_in,
-                    n_out,
-                }
-            }
+            Precision::F32 => Self::F32 {
+                w,
+                bias,
+                n_in,
+                n_out,
+            },
             Precision::Int8 => Self::Int8 {
-                w: QMatrix::quantize(w, n_out, n_in),
+                w: QMatrix::quantize(&w, n_out, n_in),
                 bias,
             },
         }
     }
 
-    /// Loads `weight` `(out, in)` and `bias` below `vb`.
-    pub fn load(vb: VarBuilder, n_in: usize, n_out: usize, p: Precision) -> Result<Self> {
-        let (w, b) = raw(vb, n_in, n_out)?;
-        Ok(Self::new(&w, b, n_in, n_out, p))
+    /// Loads `weight` `(out, in)` and `bias` below `w`.
+    pub fn load(w: &Weights, n_in: usize, n_out: usize, p: Precision) -> Result<Self, String> {
+        let (wt, b) = raw(w, n_in, n_out)?;
+        Ok(Self::new(wt, b, n_in, n_out, p))
     }
 
     pub fn out_dim(&self) -> usize {
@@ -70,7 +60,7 @@ impl Linear {
     pub fn forward(&self, x: &[f32], m: usize, out: &mut [f32]) {
         match self {
             Self::F32 {
-                wt,
+                w,
                 bias,
                 n_in,
                 n_out,
@@ -81,8 +71,8 @@ impl Linear {
                 if m == 0 {
                     return;
                 }
-                // SAFETY: the slices hold (m, k), (k, n) and (m, n) row-major matrices, as the
-                // strides below say; dst does not alias the inputs.
+                // SAFETY: x is (m, k) and out (m, n) row-major; w is (n, k) row-major, read as its
+                // transpose (k, n) through the strides; dst does not alias the inputs.
                 unsafe {
                     gemm::gemm(
                         m,
@@ -95,9 +85,9 @@ impl Linear {
                         x.as_ptr(),
                         1,
                         k as isize,
-                        wt.as_ptr(),
+                        w.as_ptr(),
+                        k as isize,
                         1,
-                        n as isize,
                         1.0f32,
                         1.0f32,
                         false,
@@ -113,9 +103,6 @@ impl Linear {
 }
 
 /// The row-major `(out, in)` weight and the bias of a linear layer, as f32.
-pub fn raw(vb: VarBuilder, n_in: usize, n_out: usize) -> Result<(Vec<f32>, Vec<f32>)> {
-    let l = super::candle::linear(vb, n_in, n_out)?;
-    let w = l.weight().flatten_all()?.to_vec1()?;
-    let b = l.bias().expect("candle::linear loads a bias").to_vec1()?;
-    Ok((w, b))
+pub fn raw(w: &Weights, n_in: usize, n_out: usize) -> Result<(Vec<f32>, Vec<f32>), String> {
+    Ok((w.get(&[n_out, n_in], "weight")?, w.get(&[n_out], "bias")?))
 }

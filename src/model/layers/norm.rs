@@ -1,9 +1,7 @@
 //! Model stage, native CPU layers: LayerNorm, fused with the residual addition before it.
 
-use candle_core::Result;
-use candle_nn::VarBuilder;
-
 use super::super::kernels;
+use super::super::store::Weights;
 
 pub struct LayerNorm {
     gamma: Vec<f32>,
@@ -13,11 +11,15 @@ pub struct LayerNorm {
 
 impl LayerNorm {
     /// Loads `weight`/`bias`, or the `gamma`/`beta` names of checkpoints from old TensorFlow ports.
-    pub fn load(vb: VarBuilder, size: usize, eps: f64) -> Result<Self> {
-        let n = super::candle::layer_norm(vb, size, eps)?;
+    pub fn load(w: &Weights, size: usize, eps: f64) -> Result<Self, String> {
+        let (g, b) = if w.contains("weight") || !w.contains("gamma") {
+            ("weight", "bias")
+        } else {
+            ("gamma", "beta")
+        };
         Ok(Self {
-            gamma: n.weight().to_vec1()?,
-            beta: n.bias().map_or_else(|| Ok(vec![0.0; size]), |b| b.to_vec1())?,
+            gamma: w.get(&[size], g)?,
+            beta: w.get(&[size], b)?,
             eps: eps as f32,
         })
     }

@@ -1,0 +1,213 @@
+"""ner-tag against the transformers pipeline (and ONNX Runtime), same machine, same run, same inputs.
+
+Run through scripts/bench.sh, which builds the release binary and the reference venv first.
+usage: bench.py BINARY SHARED WORKDIR [--runs N] [--base-lines N] [--quick]
+
+Per model x corpus it alternates ner-tag f32, ner-tag --quantize int8 and the pipeline, RUNS times,
+and prints medians: lines/s, tokens/s, ratio to the pipeline, achieved GFLOP/s next to a 2-thread
+f32 matmul ceiling measured here, peak RSS, one-line latency; then word-level F1 of f32 and int8
+(`ner-tag eval`) next to ONNX Runtime's fp32/int8 (../shared/tools/ort_anchor.py).
+Base-sized checkpoints (random weights, built with transformers on demand, not committed) show the
+speed on the shapes users run: DistilBERT-base (768 hidden, 6 layers, f32) and an XLM-R-base shape
+(12 layers, 250,002-row embeddings, stored f16)."""
+import argparse, json, os, re, shutil, statistics, subprocess, sys, time
+
+ap = argparse.ArgumentParser()
+ap.add_argument("binary"); ap.add_argument("shared"); ap.add_argument("work")
+ap.add_argument("--runs", type=int, default=3)
+ap.add_argument("--base-lines", type=int, default=500)
+ap.add_argument("--quick", action="store_true", help="small model only, no ONNX Runtime")
+args = ap.parse_args()
+os.makedirs(args.work, exist_ok=True)
+THREADS = 2
+import torch
+torch.set_num_threads(THREADS)
+from transformers import AutoTokenizer, AutoModelForTokenClassification, pipeline
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+# ---- corpora -------------------------------------------------------------------------------
+def sentences(path):
+    out, words = [], []
+    for line in open(path, encoding="utf-8"):
+        p = line.split()
+        if p:
+            words.append(p[0])
+        elif words:
+            out.append(" ".join(words)); words = []
+    if words:
+        out.append(" ".join(words))
+    return out
+
+
+valid = sentences(os.path.join(args.shared, "data/conll2003/valid.txt"))
+corpora = {
+    "valid": valid,
+    "docs40": [" ".join(valid[i:i + 40]) for i in range(0, len(valid), 40)],
+    f"valid[:{args.base_lines}]": valid[:args.base_lines],
+}
+paths = {}
+for name, lines in corpora.items():
+    p = os.path.join(args.work, re.sub(r"\W", "_", name) + ".txt")
+    open(p, "w", encoding="utf-8").write("\n".join(lines) + "\n")
+    paths[name] = p
+one_line = os.path.join(args.work, "one.txt")
+open(one_line, "w").write("EU rejects German call to boycott British lamb .\n")
+
+
+# ---- models ---------------------------------------------------------------------------------
+def random_model(name, src, cfg_update, dtype):
+    d = os.path.join(os.path.expanduser("~/.cache/ner-tag-bench"), name)
+    if os.path.exists(os.path.join(d, "model.safetensors")):
+        return d
+    log(f"building random-weight {name} in {d}")
+    from transformers import AutoConfig
+    cfg = AutoConfig.from_pretrained(src)
+    for k, v in cfg_update.items():
+        setattr(cfg, k, v)
+    torch.manual_seed(0)
+    m = AutoModelForTokenClassification.from_config(cfg).to(dtype).eval()
+    os.makedirs(d, exist_ok=True)
+    m.save_pretrained(d)
+    for f in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
+        if os.path.exists(os.path.join(src, f)):
+            shutil.copy(os.path.join(src, f), d)
+    return d
+
+
+small = os.path.join(args.shared, "models/bert-minilm-conll03")
+runs = [("bert-minilm (f32, 22M)", small, "valid"), ("bert-minilm (f32, 22M)", small, "docs40")]
+if not args.quick:
+    db = random_model("distilbert-base-random", os.path.join(args.shared, "models/distilbert-minilm-conll03"),
+                      dict(dim=768, hidden_dim=3072, n_heads=12, n_layers=6), torch.float32)
+    xb = random_model("xlmr-base-shape-random", os.path.join(args.shared, "models/xlmr-minilm-conll03"),
+                      dict(hidden_size=768, intermediate_size=3072, num_attention_heads=12, num_hidden_layers=12,
+                           vocab_size=250002), torch.float16)
+    runs += [("distilbert-base (f32, random)", db, f"valid[:{args.base_lines}]"),
+             ("xlmr-base shape (f16, random)", xb, f"valid[:{args.base_lines}]")]
+
+
+# ---- measurements ---------------------------------------------------------------------------
+def run_child(cmd, stdin=None):
+    """Wall seconds and peak RSS (MB) of one child process."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(p.pid, 0)
+    dt = time.perf_counter() - t0
+    err = p.stderr.read().decode()
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}): {err}")
+    return dt, usage.ru_maxrss / 1024
+
+
+def ner_tag(model, path, extra=()):
+    return run_child([args.binary, "-m", model, "-a", "simple", "-j", str(THREADS), *extra, path])
+
+
+_pipes = {}
+
+
+def hf_pipeline(model, lines):
+    if model not in _pipes:
+        tok = AutoTokenizer.from_pretrained(model)
+        m = AutoModelForTokenClassification.from_pretrained(model, dtype=torch.float32).eval()
+        _pipes[model] = pipeline("token-classification", model=m, tokenizer=tok, aggregation_strategy="simple",
+                                 device="cpu", stride=128 if tok.is_fast else None)
+        _pipes[model](lines[:16], batch_size=32)
+    t0 = time.perf_counter()
+    _pipes[model](lines, batch_size=32)
+    return time.perf_counter() - t0
+
+
+def model_flops(model, lines):
+    """Multiply-adds x 2 of one pass over `lines` (encoder projections + attention products)."""
+    cfg = json.load(open(os.path.join(model, "config.json")))
+    h = cfg.get("hidden_size") or cfg["dim"]
+    inter = cfg.get("intermediate_size") or cfg["hidden_dim"]
+    layers = cfg.get("num_hidden_layers") or cfg["n_layers"]
+    tok = AutoTokenizer.from_pretrained(model)
+    total_tokens, flops = 0, 0
+    for line in lines:
+        n = len(tok(line)["input_ids"])
+        total_tokens += n
+        windows = [min(n, 512)] + [512] * max(0, -(-(n - 512) // 384))  # stride 128 overflow windows
+        for t in windows:
+            flops += 2 * layers * (t * (4 * h * h + 2 * h * inter) + 2 * t * t * h)
+    return total_tokens, flops
+
+
+def matmul_ceiling():
+    a = torch.randn(2048, 2048); b = torch.randn(2048, 2048)
+    a @ b
+    best = 0
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(5):
+            a @ b
+        best = max(best, 5 * 2 * 2048 ** 3 / (time.perf_counter() - t0) / 1e9)
+    return best
+
+
+def f1_of(model, extra=()):
+    out = subprocess.run([args.binary, "eval", "-m", model, "--json", *extra,
+                          os.path.join(args.shared, "data/conll2003/valid.txt")], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"ner-tag eval failed: {out.stderr}")
+    v = json.loads(out.stdout)
+    return v["micro"]["f1"]
+
+
+ceiling = matmul_ceiling()
+log(f"f32 matmul ceiling (torch, {THREADS} threads, 2048^3): {ceiling:.0f} GFLOP/s")
+rows = []
+for label, model, corpus in runs:
+    lines = corpora[corpus]
+    tokens, flops = model_flops(model, lines)
+    res = {"f32": [], "int8": [], "pipe": [], "rss32": [], "rss8": []}
+    for r in range(args.runs):
+        dt, rss = ner_tag(model, paths[corpus]); res["f32"].append(dt); res["rss32"].append(rss)
+        dt, rss = ner_tag(model, paths[corpus], ["--quantize", "int8"]); res["int8"].append(dt); res["rss8"].append(rss)
+        res["pipe"].append(hf_pipeline(model, lines))
+        log(f"{label} {corpus} run {r + 1}: ner-tag f32 {len(lines) / res['f32'][-1]:.1f} lines/s, int8 "
+            f"{len(lines) / res['int8'][-1]:.1f}, pipeline {len(lines) / res['pipe'][-1]:.1f}")
+    lat = statistics.median(run_child([args.binary, "-m", model, one_line])[0] for _ in range(5))
+    med = {k: statistics.median(v) for k, v in res.items()}
+    rows.append((label, corpus, len(lines), tokens, flops, med, lat))
+    _pipes.clear()
+
+print(f"\nner-tag vs transformers pipeline: {THREADS} threads, batch 32, -a simple, medians of {args.runs} "
+      f"alternating runs; ner-tag = whole process (start, load, read, tokenize, forward, decode, write JSONL)")
+print(f"f32 matmul ceiling measured here (torch sgemm 2048^3, {THREADS} threads): {ceiling:.0f} GFLOP/s\n")
+print("| model | corpus | lines | pipeline lines/s | ner-tag f32 lines/s | x pipeline | f32 GFLOP/s (% ceiling) "
+      "| ner-tag int8 lines/s | x pipeline | tokens/s f32 / int8 | peak RSS f32 / int8 | one line |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+for label, corpus, n, tokens, flops, m, lat in rows:
+    p, f, q = n / m["pipe"], n / m["f32"], n / m["int8"]
+    gf = flops / m["f32"] / 1e9
+    print(f"| {label} | {corpus} | {n} | {p:.1f} | {f:.1f} | **{f / p:.2f}x** | {gf:.0f} ({100 * gf / ceiling:.0f}%) "
+          f"| {q:.1f} | **{q / p:.2f}x** | {tokens / m['f32']:.0f} / {tokens / m['int8']:.0f} "
+          f"| {m['rss32']:.0f} / {m['rss8']:.0f} MB | {lat * 1000:.0f} ms |")
+
+f1 = f1_of(small); f1q = f1_of(small, ["--quantize", "int8"])
+print(f"\nner-tag eval, CoNLL-2003 valid, bert-minilm: F1 f32 {f1:.4f}, int8 {f1q:.4f} "
+      f"({100 * (f1q - f1):+.2f} points)")
+if not args.quick:
+    venv_py = sys.executable
+    out = subprocess.run([venv_py, os.path.join(args.shared, "tools/ort_anchor.py"), small, paths["valid"],
+                          os.path.join(args.shared, "data/conll2003/valid.txt"), os.path.join(args.work, "ort")],
+                         capture_output=True, text=True)
+    anchor = [l for l in out.stdout.splitlines() if l.startswith("ort-")]
+    n = len(valid)
+    f32_ls = n / rows[0][5]["f32"]; int8_ls = n / rows[0][5]["int8"]
+    print("ONNX Runtime anchor (forward only, no decode/output), same machine, same run:")
+    for l in anchor:
+        print("  " + l)
+        ls = float(re.search(r"lines/s ([\d.]+)", l).group(1))
+        mine = int8_ls if "int8" in l else f32_ls
+        print(f"  -> ner-tag {'int8' if 'int8' in l else 'f32'} end to end: {mine:.1f} lines/s = {mine / ls:.2f}x")
+    if not anchor:
+        print("  ort_anchor.py failed: " + out.stderr[-400:])

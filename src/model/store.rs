@@ -1,0 +1,246 @@
+//! Model stage: the native backend's weight store. Safetensors are read directly — each encoder
+//! tensor copied once into f32, the word-embedding table left in place in a read-only memory map
+//! (in its stored f32/f16/bf16) so a lookup touches only the rows it gathers. Any other checkpoint
+//! (`pytorch_model.bin`) goes through candle's readers as f32 copies.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use candle_core::{DType, Device};
+use candle_nn::VarBuilder;
+use memmap2::Mmap;
+
+type Res<T> = std::result::Result<T, String>;
+
+/// Element types the store converts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Elem {
+    F32,
+    F16,
+    Bf16,
+}
+
+impl Elem {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "F32" => Some(Self::F32),
+            "F16" => Some(Self::F16),
+            "BF16" => Some(Self::Bf16),
+            _ => None,
+        }
+    }
+
+    fn size(self) -> usize {
+        match self {
+            Self::F32 => 4,
+            _ => 2,
+        }
+    }
+
+    /// Converts the little-endian values of `bytes` into `dst` (one value per element of `dst`).
+    fn convert(self, bytes: &[u8], dst: &mut [f32]) {
+        match self {
+            Self::F32 => {
+                for (d, b) in dst.iter_mut().zip(bytes.chunks_exact(4)) {
+                    *d = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                }
+            }
+            Self::F16 => {
+                for (d, b) in dst.iter_mut().zip(bytes.chunks_exact(2)) {
+                    *d = half::f16::from_le_bytes([b[0], b[1]]).to_f32();
+                }
+            }
+            Self::Bf16 => {
+                for (d, b) in dst.iter_mut().zip(bytes.chunks_exact(2)) {
+                    *d = half::bf16::from_le_bytes([b[0], b[1]]).to_f32();
+                }
+            }
+        }
+    }
+}
+
+pub struct Entry {
+    file: usize,
+    elem: Option<Elem>,
+    dtype: String,
+    shape: Vec<usize>,
+    /// Absolute byte range in the file.
+    start: u64,
+    end: u64,
+}
+
+/// An embedding table: owned f32 rows, or rows read in place from a memory-mapped file.
+pub enum Table {
+    Owned(Vec<f32>),
+    Mapped { map: Arc<Mmap>, start: usize, elem: Elem, cols: usize },
+}
+
+impl Table {
+    /// `dst = row` of the table, as f32.
+    #[inline]
+    pub fn copy_row(&self, row: usize, dst: &mut [f32]) {
+        match self {
+            Self::Owned(v) => dst.copy_from_slice(&v[row * dst.len()..(row + 1) * dst.len()]),
+            Self::Mapped { map, start, elem, cols } => {
+                let size = elem.size() * cols;
+                elem.convert(&map[start + row * size..start + (row + 1) * size], dst);
+            }
+        }
+    }
+}
+
+pub enum Store {
+    Safetensors {
+        paths: Vec<PathBuf>,
+        entries: HashMap<String, Entry>,
+        maps: Vec<std::sync::OnceLock<Arc<Mmap>>>,
+    },
+    Candle(VarBuilder<'static>),
+}
+
+impl Store {
+    /// Reads the headers of safetensors files (already checked by `WeightFiles`).
+    pub fn safetensors(paths: &[PathBuf]) -> Res<Self> {
+        let mut entries = HashMap::new();
+        for (i, p) in paths.iter().enumerate() {
+            let mut f = File::open(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let mut n = [0u8; 8];
+            f.read_exact(&mut n).map_err(|e| format!("{}: {e}", p.display()))?;
+            let len = u64::from_le_bytes(n);
+            let mut header = vec![0u8; len as usize];
+            f.read_exact(&mut header).map_err(|e| format!("{}: {e}", p.display()))?;
+            let v: serde_json::Value = serde_json::from_slice(&header).map_err(|e| format!("{}: {e}", p.display()))?;
+            for (name, t) in v.as_object().into_iter().flatten() {
+                if name == "__metadata__" {
+                    continue;
+                }
+                let dtype = t.get("dtype").and_then(|d| d.as_str()).unwrap_or("?").to_string();
+                let shape = t.get("shape").and_then(|s| s.as_array()).map(|a| a.iter().filter_map(|d| d.as_u64()).map(|d| d as usize).collect()).unwrap_or_default();
+                let off = t.get("data_offsets").and_then(|o| o.as_array());
+                let (s, e) = match off.map(|o| (o.first().and_then(|x| x.as_u64()), o.get(1).and_then(|x| x.as_u64()))) {
+                    Some((Some(s), Some(e))) if s <= e => (s, e),
+                    _ => return Err(format!("{}: tensor {name} has bad data_offsets", p.display())),
+                };
+                entries.insert(name.clone(), Entry { file: i, elem: Elem::parse(&dtype), dtype, shape, start: 8 + len + s, end: 8 + len + e });
+            }
+        }
+        Ok(Self::Safetensors { paths: paths.to_vec(), entries, maps: paths.iter().map(|_| Default::default()).collect() })
+    }
+
+    /// Any checkpoint candle can open, read as f32.
+    pub fn candle(files: &super::WeightFiles) -> crate::Result<Self> {
+        Ok(Self::Candle(files.var_builder(DType::F32, &Device::Cpu)?))
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        match self {
+            Self::Safetensors { entries, .. } => entries.contains_key(name),
+            Self::Candle(vb) => vb.contains_tensor(name),
+        }
+    }
+
+    fn entry(&self, name: &str, shape: &[usize]) -> Res<&Entry> {
+        let Self::Safetensors { entries, .. } = self else { unreachable!() };
+        let e = entries.get(name).ok_or_else(|| format!("cannot find tensor {name}"))?;
+        if e.shape != shape {
+            return Err(format!("shape mismatch for {name}, expected {shape:?}, got {:?}", e.shape));
+        }
+        let elem = e.elem.ok_or_else(|| format!("tensor {name} is stored as {}, expected F32, F16 or BF16", e.dtype))?;
+        if e.end - e.start != (shape.iter().product::<usize>() * elem.size()) as u64 {
+            return Err(format!("tensor {name}: data size does not match its shape"));
+        }
+        Ok(e)
+    }
+
+    /// The tensor `name` of shape `shape`, as row-major f32.
+    pub fn f32(&self, name: &str, shape: &[usize]) -> Res<Vec<f32>> {
+        match self {
+            Self::Candle(vb) => vb
+                .get(shape, name)
+                .and_then(|t| t.flatten_all()?.to_vec1())
+                .map_err(|e| crate::error::first_line(&e)),
+            Self::Safetensors { paths, .. } => {
+                let e = self.entry(name, shape)?;
+                let mut f = File::open(&paths[e.file]).map_err(|err| err.to_string())?;
+                let mut bytes = vec![0u8; (e.end - e.start) as usize];
+                f.seek(SeekFrom::Start(e.start))
+                    .and_then(|_| f.read_exact(&mut bytes))
+                    .map_err(|err| format!("{}: {err}", paths[e.file].display()))?;
+                let mut out = vec![0f32; shape.iter().product()];
+                e.elem.expect("checked").convert(&bytes, &mut out);
+                Ok(out)
+            }
+        }
+    }
+
+    /// An embedding table `(rows, cols)`: mapped in place where the file allows it.
+    pub fn table(&self, name: &str, rows: usize, cols: usize) -> Res<Table> {
+        match self {
+            Self::Candle(_) => Ok(Table::Owned(self.f32(name, &[rows, cols])?)),
+            Self::Safetensors { paths, maps, .. } => {
+                let e = self.entry(name, &[rows, cols])?;
+                let map = match maps[e.file].get() {
+                    Some(m) => m.clone(),
+                    None => {
+                        let f = File::open(&paths[e.file]).map_err(|err| err.to_string())?;
+                        // SAFETY: mapped read-only; like every mmap user we rely on nobody truncating
+                        // the file while ner-tag runs (its size was checked against the header).
+                        let m = Arc::new(unsafe { Mmap::map(&f) }.map_err(|err| err.to_string())?);
+                        maps[e.file].get_or_init(|| m).clone()
+                    }
+                };
+                if map.len() < e.end as usize {
+                    return Err(format!("{}: truncated", paths[e.file].display()));
+                }
+                Ok(Table::Mapped { map, start: e.start as usize, elem: e.elem.expect("checked"), cols })
+            }
+        }
+    }
+}
+
+/// A prefix into a [`Store`], like candle's `VarBuilder::pp`.
+#[derive(Clone)]
+pub struct Weights<'a> {
+    store: &'a Store,
+    prefix: String,
+}
+
+impl<'a> Weights<'a> {
+    pub fn new(store: &'a Store) -> Self {
+        Self { store, prefix: String::new() }
+    }
+
+    pub fn pp(&self, name: impl AsRef<str>) -> Self {
+        Self { store: self.store, prefix: self.path(name.as_ref()) }
+    }
+
+    fn path(&self, name: &str) -> String {
+        if self.prefix.is_empty() { name.to_string() } else { format!("{}.{name}", self.prefix) }
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.store.contains(&self.path(name))
+    }
+
+    pub fn get(&self, shape: &[usize], name: &str) -> Res<Vec<f32>> {
+        self.store.f32(&self.path(name), shape)
+    }
+
+    pub fn table(&self, rows: usize, cols: usize, name: &str) -> Res<Table> {
+        self.store.table(&self.path(name), rows, cols)
+    }
+}
+
+/// Whether `dir`'s weights can be read directly (safetensors) rather than through candle.
+pub fn open(files: &super::WeightFiles) -> crate::Result<Store> {
+    match files {
+        super::WeightFiles::Safetensors(paths) => {
+            files.check()?;
+            Store::safetensors(paths).map_err(|e| crate::Error::model_file(&paths[0], e))
+        }
+        super::WeightFiles::Pickle(_) => Store::candle(files),
+    }
+}

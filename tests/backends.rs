@@ -1,0 +1,157 @@
+//! The native CPU backend against the candle backend (the reference it replaced): the same logits
+//! for every fixture architecture and layout, for short windows (fused attention loop) and long ones
+//! (matrix-product attention), one window or many packed together; and `--quantize int8` close to
+//! f32 on logits and, on the shared real checkpoint, on CoNLL-2003 F1.
+
+mod common;
+
+use ner_tag::model::TokenClassifier;
+use ner_tag::runtime::{Backend, Quantize, Runtime};
+
+const MODELS: &[&str] = &[
+    "tiny-bert",
+    "tiny-bert-vocab-bin",
+    "tiny-distilbert-f16",
+    "tiny-xlmr-unigram",
+    "tiny-bert-bioes",
+    "tiny-bert-sharded-bf16",
+];
+
+fn load(dir: &std::path::Path, backend: Backend, quantize: Quantize) -> TokenClassifier {
+    let rt = Runtime {
+        backend,
+        quantize,
+        ..Runtime::cpu()
+    };
+    TokenClassifier::load(dir, &rt).unwrap()
+}
+
+/// Windows of assorted lengths (1 to `max`), ids drawn from the vocabulary.
+fn windows(vocab: usize, max: usize) -> Vec<Vec<u32>> {
+    let mut seed = 12345u64;
+    let mut next = move |n: usize| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((seed >> 33) as usize) % n
+    };
+    let mut lens = vec![1, 2, 7, 16, 17, 47, 48, 49, max];
+    lens.retain(|&l| l <= max);
+    lens.iter()
+        .map(|&len| (0..len).map(|_| 3 + next(vocab - 3) as u32).collect())
+        .collect()
+}
+
+fn max_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .flat_map(|(x, y)| {
+            assert_eq!(x.len(), y.len());
+            x.iter().zip(y).map(|(p, q)| (p - q).abs())
+        })
+        .fold(0.0, f32::max)
+}
+
+fn check_model(dir: &std::path::Path) {
+    let native = load(dir, Backend::Native, Quantize::None);
+    let candle = load(dir, Backend::Candle, Quantize::None);
+    let int8 = load(dir, Backend::Native, Quantize::Int8);
+    let cfg = native.config();
+    let ws = windows(cfg.vocab_size, cfg.max_tokens().min(130));
+    let refs: Vec<&[u32]> = ws.iter().map(Vec::as_slice).collect();
+    let want = candle.forward(&refs).unwrap();
+    // All windows packed in one pass, and each window alone: the same logits.
+    let packed = native.forward(&refs).unwrap();
+    let d = max_diff(&packed, &want);
+    assert!(d < 2e-4, "{}: native vs candle, packed: max |logit diff| {d}", dir.display());
+    for (w, expect) in refs.iter().zip(&want) {
+        let alone = native.forward(&[w]).unwrap();
+        let d = max_diff(&alone, std::slice::from_ref(expect));
+        assert!(d < 2e-4, "{}: window of {} alone: {d}", dir.display(), w.len());
+    }
+    let q = int8.forward(&refs).unwrap();
+    let scale = want.iter().flatten().fold(0f32, |m, v| m.max(v.abs()));
+    let d = max_diff(&q, &want);
+    // Random ids are far from real text (activation outliers): a loose bound that still catches a
+    // wrong layout or scale; the F1 test below is the accuracy check.
+    assert!(d < 0.25 * scale.max(1.0), "{}: int8 vs f32: {d} (logits up to {scale})", dir.display());
+}
+
+#[test]
+fn native_matches_candle_on_every_fixture() {
+    for name in MODELS {
+        check_model(&common::fixture_model(name));
+    }
+}
+
+#[test]
+fn native_matches_candle_on_the_shared_checkpoints() {
+    let Some(shared) = common::shared() else {
+        eprintln!("skipped: ../shared is absent");
+        return;
+    };
+    for m in ["bert-minilm-conll03", "distilbert-minilm-conll03", "xlmr-minilm-conll03"] {
+        check_model(&shared.join("models").join(m));
+    }
+}
+
+#[test]
+fn a_lowered_instruction_set_gives_the_same_entities() {
+    // NER_TAG_SIMD=base forces the portable kernels (and the scalar int8 path).
+    let model = common::fixture_model("tiny-bert");
+    let input = std::fs::read_to_string(common::root().join("tests/fixtures/inputs.txt")).unwrap();
+    for quantize in ["none", "int8"] {
+        let run = |simd: &str| {
+            let out = common::ner_tag()
+                .args(["-m", model.to_str().unwrap(), "-a", "simple", "--quantize", quantize])
+                .env("NER_TAG_SIMD", simd)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .and_then(|mut c| {
+                    use std::io::Write;
+                    c.stdin.take().unwrap().write_all(input.as_bytes())?;
+                    c.wait_with_output()
+                })
+                .unwrap();
+            assert!(out.status.success());
+            let text = String::from_utf8(out.stdout).unwrap();
+            text.lines()
+                .map(|l| {
+                    let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                    common::spans(&v).0
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run("base"), run("native"), "--quantize {quantize}");
+    }
+}
+
+#[test]
+fn int8_f1_is_within_0_3_points_of_f32_on_conll_valid() {
+    let Some(shared) = common::shared() else {
+        eprintln!("skipped: ../shared is absent");
+        return;
+    };
+    let model = shared.join("models/bert-minilm-conll03");
+    let valid = ner_tag::input::Source::parse(shared.join("data/conll2003/valid.txt").to_str().unwrap());
+    let f1 = |quantize| {
+        let rt = Runtime {
+            quantize,
+            ..Runtime::cpu()
+        };
+        let tagger = ner_tag::pipeline::load_tagger(&model, &rt, &Default::default()).unwrap();
+        let (e, _) = ner_tag::eval::evaluate(
+            &tagger,
+            std::slice::from_ref(&valid),
+            ner_tag::decode::Scheme::Iob2,
+            None,
+            512,
+        )
+        .unwrap();
+        e.overall.f1()
+    };
+    let (full, int8) = (f1(Quantize::None), f1(Quantize::Int8));
+    eprintln!("CoNLL-2003 valid F1: f32 {full:.4}, int8 {int8:.4}");
+    assert!((full - 0.8975).abs() < 5e-4, "f32 F1 {full} (reference 0.8975)");
+    assert!((int8 - full).abs() <= 0.003, "int8 F1 {int8} vs f32 {full}");
+}
