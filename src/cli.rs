@@ -3,7 +3,6 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use ner_tag::config::Config;
-use ner_tag::runtime::{self, Backend, DeviceChoice, Quantize, Runtime};
 use ner_tag::decode::{Aggregation, Scheme};
 use ner_tag::eval::{self, report};
 use ner_tag::hub::{catalog, ModelSource};
@@ -11,6 +10,7 @@ use ner_tag::input::Source;
 use ner_tag::output::Format;
 use ner_tag::pipeline::{self, Interrupt, OnError, TagOptions};
 use ner_tag::records::InputFormat;
+use ner_tag::runtime::{self, Backend, DeviceChoice, Quantize, Runtime};
 
 const EXAMPLES: &str = "\
 Examples:

@@ -7,20 +7,19 @@
 use std::io::Write;
 use std::path::Path;
 
-
 use std::time::Instant;
 
 use rayon::prelude::*;
 
 use crate::batch::Tagger;
-pub use crate::config::{Interrupt, OnError, TagOptions};
 use crate::config::Config;
+pub use crate::config::{Interrupt, OnError, TagOptions};
 use crate::decode::{self, Entity, Scheme};
 use crate::error::{Error, Result};
 use crate::model::TokenClassifier;
-use crate::runtime::Runtime;
 use crate::output::{Format, InputKind, Printer, TaggedRecord};
 use crate::records::{Record, RecordReader};
+use crate::runtime::Runtime;
 use crate::tokenize::TextTokenizer;
 
 /// Loads a checkpoint directory and checks that its parts fit together.

@@ -89,7 +89,11 @@ impl Runtime {
 
     /// Opens the device and picks the backend: native on CPU unless `backend` says otherwise,
     /// candle on CUDA.
-    pub fn open(choice: DeviceChoice, backend: Option<Backend>, quantize: Quantize) -> Result<Self> {
+    pub fn open(
+        choice: DeviceChoice,
+        backend: Option<Backend>,
+        quantize: Quantize,
+    ) -> Result<Self> {
         let device = choice.open()?;
         let backend = match (device.is_cpu(), backend) {
             (true, b) => b.unwrap_or(Backend::Native),
@@ -120,7 +124,8 @@ impl Runtime {
 
 /// Sets up the global pool with `threads` workers (default: all cores). Call once, first.
 pub fn init_threads(threads: Option<usize>) -> Result<usize> {
-    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads =
+        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     // candle's CPU kernels size their own parallelism from RAYON_NUM_THREADS: batches already run
     // in parallel, so each stays single-threaded inside.
     std::env::set_var("RAYON_NUM_THREADS", "1");

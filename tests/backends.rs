@@ -30,7 +30,9 @@ fn load(dir: &std::path::Path, backend: Backend, quantize: Quantize) -> TokenCla
 fn windows(vocab: usize, max: usize) -> Vec<Vec<u32>> {
     let mut seed = 12345u64;
     let mut next = move |n: usize| {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((seed >> 33) as usize) % n
     };
     let mut lens = vec![1, 2, 7, 16, 17, 47, 48, 49, max];
@@ -62,18 +64,31 @@ fn check_model(dir: &std::path::Path) {
     // All windows packed in one pass, and each window alone: the same logits.
     let packed = native.forward(&refs).unwrap();
     let d = max_diff(&packed, &want);
-    assert!(d < 2e-4, "{}: native vs candle, packed: max |logit diff| {d}", dir.display());
+    assert!(
+        d < 2e-4,
+        "{}: native vs candle, packed: max |logit diff| {d}",
+        dir.display()
+    );
     for (w, expect) in refs.iter().zip(&want) {
         let alone = native.forward(&[w]).unwrap();
         let d = max_diff(&alone, std::slice::from_ref(expect));
-        assert!(d < 2e-4, "{}: window of {} alone: {d}", dir.display(), w.len());
+        assert!(
+            d < 2e-4,
+            "{}: window of {} alone: {d}",
+            dir.display(),
+            w.len()
+        );
     }
     let q = int8.forward(&refs).unwrap();
     let scale = want.iter().flatten().fold(0f32, |m, v| m.max(v.abs()));
     let d = max_diff(&q, &want);
     // Random ids are far from real text (activation outliers): a loose bound that still catches a
     // wrong layout or scale; the F1 test below is the accuracy check.
-    assert!(d < 0.25 * scale.max(1.0), "{}: int8 vs f32: {d} (logits up to {scale})", dir.display());
+    assert!(
+        d < 0.25 * scale.max(1.0),
+        "{}: int8 vs f32: {d} (logits up to {scale})",
+        dir.display()
+    );
 }
 
 #[test]
@@ -89,7 +104,11 @@ fn native_matches_candle_on_the_shared_checkpoints() {
         eprintln!("skipped: ../shared is absent");
         return;
     };
-    for m in ["bert-minilm-conll03", "distilbert-minilm-conll03", "xlmr-minilm-conll03"] {
+    for m in [
+        "bert-minilm-conll03",
+        "distilbert-minilm-conll03",
+        "xlmr-minilm-conll03",
+    ] {
         check_model(&shared.join("models").join(m));
     }
 }
@@ -102,7 +121,14 @@ fn a_lowered_instruction_set_gives_the_same_entities() {
     for quantize in ["none", "int8"] {
         let run = |simd: &str| {
             let out = common::ner_tag()
-                .args(["-m", model.to_str().unwrap(), "-a", "simple", "--quantize", quantize])
+                .args([
+                    "-m",
+                    model.to_str().unwrap(),
+                    "-a",
+                    "simple",
+                    "--quantize",
+                    quantize,
+                ])
                 .env("NER_TAG_SIMD", simd)
                 .stdin(std::process::Stdio::piped())
                 .stdout(std::process::Stdio::piped())
@@ -133,7 +159,8 @@ fn int8_f1_is_within_0_3_points_of_f32_on_conll_valid() {
         return;
     };
     let model = shared.join("models/bert-minilm-conll03");
-    let valid = ner_tag::input::Source::parse(shared.join("data/conll2003/valid.txt").to_str().unwrap());
+    let valid =
+        ner_tag::input::Source::parse(shared.join("data/conll2003/valid.txt").to_str().unwrap());
     let f1 = |quantize| {
         let rt = Runtime {
             quantize,
@@ -152,6 +179,9 @@ fn int8_f1_is_within_0_3_points_of_f32_on_conll_valid() {
     };
     let (full, int8) = (f1(Quantize::None), f1(Quantize::Int8));
     eprintln!("CoNLL-2003 valid F1: f32 {full:.4}, int8 {int8:.4}");
-    assert!((full - 0.8975).abs() < 5e-4, "f32 F1 {full} (reference 0.8975)");
+    assert!(
+        (full - 0.8975).abs() < 5e-4,
+        "f32 F1 {full} (reference 0.8975)"
+    );
     assert!((int8 - full).abs() <= 0.003, "int8 F1 {int8} vs f32 {full}");
 }

@@ -4,10 +4,10 @@
 
 mod common;
 
-use ner_tag::runtime::Runtime;
 use ner_tag::batch::Tagger;
 use ner_tag::decode::{Aggregation, Scheme};
 use ner_tag::pipeline::{load_tagger, TagOptions};
+use ner_tag::runtime::Runtime;
 use serde_json::Value;
 
 const MODELS: &[&str] = &[
@@ -77,11 +77,7 @@ fn logits_match_transformers() {
                 })
                 .collect();
             assert_eq!(first.offsets, offsets, "{name}: offsets of {line:?}");
-            let logits: Vec<f32> = t
-                .model
-                .forward(&[first.ids.as_slice()])
-                .unwrap()
-                .concat();
+            let logits: Vec<f32> = t.model.forward(&[first.ids.as_slice()]).unwrap().concat();
             let want: Vec<f64> = rec["logits"]
                 .as_array()
                 .unwrap()

@@ -5,11 +5,11 @@ mod common;
 
 use std::sync::OnceLock;
 
-use ner_tag::runtime::Runtime;
 use ner_tag::batch::Tagger;
 use ner_tag::decode::{tags, Aggregation, Scheme};
 use ner_tag::eval::chunks::chunks;
 use ner_tag::pipeline::{load_tagger, TagOptions};
+use ner_tag::runtime::Runtime;
 use proptest::prelude::*;
 
 fn tagger() -> &'static Tagger {

@@ -5,9 +5,9 @@
 
 mod common;
 
-use ner_tag::runtime::Runtime;
 use ner_tag::decode::Aggregation;
 use ner_tag::pipeline::{load_tagger, TagOptions};
+use ner_tag::runtime::Runtime;
 use serde_json::Value;
 
 /// Tags the reference's texts once and checks each strategy's decoding against its file.

@@ -6,11 +6,11 @@
 //! Computes what `TokenClassifier`'s candle backend computes (the tests compare the two).
 
 use super::config::{Architecture, ModelConfig};
-use super::store::{Store, Table, Weights};
 use super::layers::block::{EncoderBlock, Scratch};
 use super::layers::linear::{Linear, Precision};
 use super::layers::norm::LayerNorm;
 use super::layers::{Activation, BlockConfig, BlockNames};
+use super::store::{Store, Table, Weights};
 use super::{bert, distilbert, xlm_roberta};
 
 thread_local! {
@@ -62,7 +62,10 @@ impl NativeEncoder {
         };
         let emb = enc.pp("embeddings");
         let words = emb.table(cfg.vocab_size, h, "word_embeddings.weight")?;
-        let positions = emb.get(&[cfg.max_position_embeddings, h], "position_embeddings.weight")?;
+        let positions = emb.get(
+            &[cfg.max_position_embeddings, h],
+            "position_embeddings.weight",
+        )?;
         let (names, blocks_at, token_type, eps): (&BlockNames, _, _, _) = match cfg.arch {
             Architecture::DistilBert => (&distilbert::BLOCK_NAMES, distilbert::BLOCKS, None, 1e-12),
             Architecture::Bert | Architecture::XlmRoberta => {
@@ -112,7 +115,9 @@ impl NativeEncoder {
             spans.push((m, w.len()));
             m += w.len();
         }
-        SCRATCH.with_borrow_mut(|(x, logits, scratch)| self.run(windows, &spans, m, x, logits, scratch))
+        SCRATCH.with_borrow_mut(|(x, logits, scratch)| {
+            self.run(windows, &spans, m, x, logits, scratch)
+        })
     }
 
     fn run(

@@ -75,7 +75,12 @@ pub struct Entry {
 /// An embedding table: owned f32 rows, or rows read in place from a memory-mapped file.
 pub enum Table {
     Owned(Vec<f32>),
-    Mapped { map: Arc<Mmap>, start: usize, elem: Elem, cols: usize },
+    Mapped {
+        map: Arc<Mmap>,
+        start: usize,
+        elem: Elem,
+        cols: usize,
+    },
 }
 
 impl Table {
@@ -84,7 +89,12 @@ impl Table {
     pub fn copy_row(&self, row: usize, dst: &mut [f32]) {
         match self {
             Self::Owned(v) => dst.copy_from_slice(&v[row * dst.len()..(row + 1) * dst.len()]),
-            Self::Mapped { map, start, elem, cols } => {
+            Self::Mapped {
+                map,
+                start,
+                elem,
+                cols,
+            } => {
                 let size = elem.size() * cols;
                 elem.convert(&map[start + row * size..start + (row + 1) * size], dst);
             }
@@ -108,26 +118,66 @@ impl Store {
         for (i, p) in paths.iter().enumerate() {
             let mut f = File::open(p).map_err(|e| format!("{}: {e}", p.display()))?;
             let mut n = [0u8; 8];
-            f.read_exact(&mut n).map_err(|e| format!("{}: {e}", p.display()))?;
+            f.read_exact(&mut n)
+                .map_err(|e| format!("{}: {e}", p.display()))?;
             let len = u64::from_le_bytes(n);
             let mut header = vec![0u8; len as usize];
-            f.read_exact(&mut header).map_err(|e| format!("{}: {e}", p.display()))?;
-            let v: serde_json::Value = serde_json::from_slice(&header).map_err(|e| format!("{}: {e}", p.display()))?;
+            f.read_exact(&mut header)
+                .map_err(|e| format!("{}: {e}", p.display()))?;
+            let v: serde_json::Value =
+                serde_json::from_slice(&header).map_err(|e| format!("{}: {e}", p.display()))?;
             for (name, t) in v.as_object().into_iter().flatten() {
                 if name == "__metadata__" {
                     continue;
                 }
-                let dtype = t.get("dtype").and_then(|d| d.as_str()).unwrap_or("?").to_string();
-                let shape = t.get("shape").and_then(|s| s.as_array()).map(|a| a.iter().filter_map(|d| d.as_u64()).map(|d| d as usize).collect()).unwrap_or_default();
+                let dtype = t
+                    .get("dtype")
+                    .and_then(|d| d.as_str())
+                    .unwrap_or("?")
+                    .to_string();
+                let shape = t
+                    .get("shape")
+                    .and_then(|s| s.as_array())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|d| d.as_u64())
+                            .map(|d| d as usize)
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 let off = t.get("data_offsets").and_then(|o| o.as_array());
-                let (s, e) = match off.map(|o| (o.first().and_then(|x| x.as_u64()), o.get(1).and_then(|x| x.as_u64()))) {
+                let (s, e) = match off.map(|o| {
+                    (
+                        o.first().and_then(|x| x.as_u64()),
+                        o.get(1).and_then(|x| x.as_u64()),
+                    )
+                }) {
                     Some((Some(s), Some(e))) if s <= e => (s, e),
-                    _ => return Err(format!("{}: tensor {name} has bad data_offsets", p.display())),
+                    _ => {
+                        return Err(format!(
+                            "{}: tensor {name} has bad data_offsets",
+                            p.display()
+                        ))
+                    }
                 };
-                entries.insert(name.clone(), Entry { file: i, elem: Elem::parse(&dtype), dtype, shape, start: 8 + len + s, end: 8 + len + e });
+                entries.insert(
+                    name.clone(),
+                    Entry {
+                        file: i,
+                        elem: Elem::parse(&dtype),
+                        dtype,
+                        shape,
+                        start: 8 + len + s,
+                        end: 8 + len + e,
+                    },
+                );
             }
         }
-        Ok(Self::Safetensors { paths: paths.to_vec(), entries, maps: paths.iter().map(|_| Default::default()).collect() })
+        Ok(Self::Safetensors {
+            paths: paths.to_vec(),
+            entries,
+            maps: paths.iter().map(|_| Default::default()).collect(),
+        })
     }
 
     /// Any checkpoint candle can open, read as f32.
@@ -143,12 +193,24 @@ impl Store {
     }
 
     fn entry(&self, name: &str, shape: &[usize]) -> Res<&Entry> {
-        let Self::Safetensors { entries, .. } = self else { unreachable!() };
-        let e = entries.get(name).ok_or_else(|| format!("cannot find tensor {name}"))?;
+        let Self::Safetensors { entries, .. } = self else {
+            unreachable!()
+        };
+        let e = entries
+            .get(name)
+            .ok_or_else(|| format!("cannot find tensor {name}"))?;
         if e.shape != shape {
-            return Err(format!("shape mismatch for {name}, expected {shape:?}, got {:?}", e.shape));
+            return Err(format!(
+                "shape mismatch for {name}, expected {shape:?}, got {:?}",
+                e.shape
+            ));
         }
-        let elem = e.elem.ok_or_else(|| format!("tensor {name} is stored as {}, expected F32, F16 or BF16", e.dtype))?;
+        let elem = e.elem.ok_or_else(|| {
+            format!(
+                "tensor {name} is stored as {}, expected F32, F16 or BF16",
+                e.dtype
+            )
+        })?;
         if e.end - e.start != (shape.iter().product::<usize>() * elem.size()) as u64 {
             return Err(format!("tensor {name}: data size does not match its shape"));
         }
@@ -195,7 +257,12 @@ impl Store {
                 if map.len() < e.end as usize {
                     return Err(format!("{}: truncated", paths[e.file].display()));
                 }
-                Ok(Table::Mapped { map, start: e.start as usize, elem: e.elem.expect("checked"), cols })
+                Ok(Table::Mapped {
+                    map,
+                    start: e.start as usize,
+                    elem: e.elem.expect("checked"),
+                    cols,
+                })
             }
         }
     }
@@ -210,15 +277,25 @@ pub struct Weights<'a> {
 
 impl<'a> Weights<'a> {
     pub fn new(store: &'a Store) -> Self {
-        Self { store, prefix: String::new() }
+        Self {
+            store,
+            prefix: String::new(),
+        }
     }
 
     pub fn pp(&self, name: impl AsRef<str>) -> Self {
-        Self { store: self.store, prefix: self.path(name.as_ref()) }
+        Self {
+            store: self.store,
+            prefix: self.path(name.as_ref()),
+        }
     }
 
     fn path(&self, name: &str) -> String {
-        if self.prefix.is_empty() { name.to_string() } else { format!("{}.{name}", self.prefix) }
+        if self.prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}.{name}", self.prefix)
+        }
     }
 
     pub fn contains(&self, name: &str) -> bool {

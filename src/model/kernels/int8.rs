@@ -85,59 +85,107 @@ impl QMatrix {
 }
 
 /// Activations of `m` rows quantized per row: shifted bytes (`kp` per row) and scales.
+#[derive(Default)]
 pub struct QRows {
     pub bytes: Vec<u8>,
     pub scale: Vec<f32>,
 }
 
 /// Quantizes `m` rows of `k` floats, symmetric per row, stored shifted by 128.
-pub fn quantize_rows(x: &[f32], m: usize, k: usize, kp: usize) -> QRows {
-    let mut bytes = vec![128u8; m * kp];
-    let mut scale = vec![0f32; m];
+pub fn quantize_rows(x: &[f32], m: usize, k: usize, kp: usize, q: &mut QRows) {
+    // Every byte is written below except the padding of rows whose k is not a multiple of 4.
+    q.bytes.resize(m * kp, 128);
+    if kp != k {
+        q.bytes.fill(128);
+    }
+    q.scale.clear();
     for r in 0..m {
         let row = &x[r * k..(r + 1) * k];
         let amax = super::max_abs(row);
         let s = if amax > 0.0 { amax / 127.0 } else { 1.0 };
-        scale[r] = s;
-        super::quantize_row(row, 1.0 / s, &mut bytes[r * kp..r * kp + k]);
+        q.scale.push(s);
+        super::quantize_row(row, 1.0 / s, &mut q.bytes[r * kp..r * kp + k]);
     }
-    QRows { bytes, scale }
 }
 
-/// `out (m, n) = x (m, k) · wᵀ + bias`, through int8.
-pub fn matmul(x: &[f32], m: usize, w: &QMatrix, bias: &[f32], out: &mut [f32]) {
+/// What the product's epilogue applies after scaling and bias.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Post {
+    None,
+    /// GELU with the exact error function, fused into the epilogue.
+    GeluErf,
+}
+
+/// The per-call parts of one panel's epilogue.
+struct Epilogue<'a> {
+    /// Per-row activation scales of these rows.
+    row_scale: &'a [f32],
+    /// Per-column shift, scale and bias of this panel's columns.
+    shift: &'a [i32],
+    scale: &'a [f32],
+    bias: &'a [f32],
+    cols: usize,
+    post: Post,
+}
+
+thread_local! {
+    /// Quantized activations, reused between calls on this thread.
+    static ROWS: std::cell::RefCell<QRows> = Default::default();
+}
+
+/// `out (m, n) = post(x (m, k) · wᵀ + bias)`, through int8.
+pub fn matmul(x: &[f32], m: usize, w: &QMatrix, bias: &[f32], out: &mut [f32], post: Post) {
     let (n, k, kp) = (w.n, w.k, w.kp);
     assert!(x.len() >= m * k && out.len() >= m * n && bias.len() == n);
-    let q = quantize_rows(x, m, k, kp);
-    let mut acc = vec![0i32; MR * NR];
-    let vnni = has_vnni();
-    for panel in 0..n.div_ceil(NR) {
-        let cols = NR.min(n - panel * NR);
-        let wp = &w.packed[panel * NR * kp..(panel + 1) * NR * kp];
-        let mut r0 = 0;
-        while r0 < m {
-            let rows = MR.min(m - r0);
-            let a = &q.bytes[r0 * kp..(r0 + rows) * kp];
-            if vnni {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: `has_vnni` checked the CPU features; slices hold rows × kp and NR × kp bytes.
-                unsafe {
-                    vnni::panel(a, rows, kp, wp, &mut acc)
+    ROWS.with_borrow_mut(|q| {
+        quantize_rows(x, m, k, kp, q);
+        let vnni = has_vnni();
+        let mut acc = [0i32; MR * NR];
+        for panel in 0..n.div_ceil(NR) {
+            let c0 = panel * NR;
+            let cols = NR.min(n - c0);
+            let wp = &w.packed[c0 * kp..(c0 + NR) * kp];
+            let mut r0 = 0;
+            while r0 < m {
+                let rows = MR.min(m - r0);
+                let a = &q.bytes[r0 * kp..(r0 + rows) * kp];
+                let ep = Epilogue {
+                    row_scale: &q.scale[r0..r0 + rows],
+                    shift: &w.shift[c0..c0 + cols],
+                    scale: &w.scale[c0..c0 + cols],
+                    bias: &bias[c0..c0 + cols],
+                    cols,
+                    post,
                 };
-            } else {
-                scalar_panel(a, rows, kp, wp, &mut acc);
-            }
-            for r in 0..rows {
-                let sa = q.scale[r0 + r];
-                let dst = &mut out[(r0 + r) * n + panel * NR..][..cols];
-                for (c, d) in dst.iter_mut().enumerate() {
-                    let col = panel * NR + c;
-                    *d = (acc[r * NR + c] - w.shift[col]) as f32 * (sa * w.scale[col]) + bias[col];
+                let dst = &mut out[r0 * n + c0..];
+                if vnni {
+                    #[cfg(target_arch = "x86_64")]
+                    // SAFETY: `has_vnni` checked the CPU features; `a` holds rows × kp bytes, `wp`
+                    // NR × kp, `dst` rows of stride n with `cols` columns each.
+                    unsafe {
+                        vnni::panel(a, rows, kp, wp, &ep, dst, n)
+                    };
+                } else {
+                    scalar_panel(a, rows, kp, wp, &mut acc);
+                    for r in 0..rows {
+                        let d = &mut dst[r * n..r * n + cols];
+                        super::dequantize_row(
+                            &acc[r * NR..],
+                            ep.shift,
+                            ep.scale,
+                            ep.bias,
+                            ep.row_scale[r],
+                            d,
+                        );
+                        if post == Post::GeluErf {
+                            super::gelu_erf(d);
+                        }
+                    }
                 }
+                r0 += rows;
             }
-            r0 += rows;
         }
-    }
+    })
 }
 
 /// Whether the VNNI kernel runs here (AVX-512 VNNI, not lowered by `NER_TAG_SIMD`).
@@ -173,25 +221,42 @@ fn scalar_panel(a: &[u8], rows: usize, kp: usize, wp: &[i8], acc: &mut [i32]) {
 mod vnni {
     use std::arch::x86_64::*;
 
-    use super::NR;
+    use super::{Epilogue, Post, NR};
 
-    /// One panel of NR columns for up to MR rows: 4 × rows accumulators live in registers.
+    /// One panel of NR columns for up to MR rows: 4 × rows i32 accumulators live in registers,
+    /// then are scaled, biased (and passed through GELU) on their way to `out`.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    pub unsafe fn panel(a: &[u8], rows: usize, kp: usize, wp: &[i8], acc: &mut [i32]) {
+    pub unsafe fn panel(
+        a: &[u8],
+        rows: usize,
+        kp: usize,
+        wp: &[i8],
+        ep: &Epilogue,
+        out: &mut [f32],
+        ldo: usize,
+    ) {
         match rows {
-            6 => rows_n::<6>(a, kp, wp, acc),
-            5 => rows_n::<5>(a, kp, wp, acc),
-            4 => rows_n::<4>(a, kp, wp, acc),
-            3 => rows_n::<3>(a, kp, wp, acc),
-            2 => rows_n::<2>(a, kp, wp, acc),
-            _ => rows_n::<1>(a, kp, wp, acc),
+            6 => rows_n::<6>(a, kp, wp, ep, out, ldo),
+            5 => rows_n::<5>(a, kp, wp, ep, out, ldo),
+            4 => rows_n::<4>(a, kp, wp, ep, out, ldo),
+            3 => rows_n::<3>(a, kp, wp, ep, out, ldo),
+            2 => rows_n::<2>(a, kp, wp, ep, out, ldo),
+            _ => rows_n::<1>(a, kp, wp, ep, out, ldo),
         }
     }
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     #[inline]
-    unsafe fn rows_n<const R: usize>(a: &[u8], kp: usize, wp: &[i8], acc: &mut [i32]) {
-        debug_assert!(a.len() >= R * kp && wp.len() >= NR * kp && acc.len() >= R * NR);
+    unsafe fn rows_n<const R: usize>(
+        a: &[u8],
+        kp: usize,
+        wp: &[i8],
+        ep: &Epilogue,
+        out: &mut [f32],
+        ldo: usize,
+    ) {
+        assert!(a.len() >= R * kp && wp.len() >= NR * kp && ep.row_scale.len() >= R);
+        assert!(out.len() >= (R - 1) * ldo + ep.cols && ep.cols <= NR);
         let mut c = [[_mm512_setzero_si512(); 4]; R];
         let ap = a.as_ptr();
         let mut w = wp.as_ptr();
@@ -211,10 +276,36 @@ mod vnni {
             }
             w = w.add(NR * 4);
         }
-        let out = acc.as_mut_ptr();
-        for (r, cr) in c.iter().enumerate() {
-            for (j, v) in cr.iter().enumerate() {
-                _mm512_storeu_si512(out.add(r * NR + j * 16) as *mut _, *v);
+        for j in 0..4 {
+            let c0 = j * 16;
+            if c0 >= ep.cols {
+                break;
+            }
+            let left = ep.cols - c0;
+            let mask: __mmask16 = if left >= 16 {
+                0xFFFF
+            } else {
+                (1u16 << left) - 1
+            };
+            let shift = _mm512_maskz_loadu_epi32(mask, ep.shift.as_ptr().add(c0));
+            let scale = _mm512_maskz_loadu_ps(mask, ep.scale.as_ptr().add(c0));
+            let bias = _mm512_maskz_loadu_ps(mask, ep.bias.as_ptr().add(c0));
+            for (r, cr) in c.iter().enumerate() {
+                let f = _mm512_cvtepi32_ps(_mm512_sub_epi32(cr[j], shift));
+                // The same operations, in the same order, as the scalar epilogue.
+                let s = _mm512_mul_ps(_mm512_set1_ps(ep.row_scale[r]), scale);
+                let mut y = _mm512_add_ps(_mm512_mul_ps(f, s), bias);
+                if ep.post == Post::GeluErf {
+                    let mut t = [0f32; 16];
+                    _mm512_storeu_ps(t.as_mut_ptr(), y);
+                    for v in t.iter_mut() {
+                        *v = 0.5
+                            * *v
+                            * (1.0 + super::super::math::erf(*v * std::f32::consts::FRAC_1_SQRT_2));
+                    }
+                    y = _mm512_loadu_ps(t.as_ptr());
+                }
+                _mm512_mask_storeu_ps(out.as_mut_ptr().add(r * ldo + c0), mask, y);
             }
         }
     }
@@ -225,7 +316,9 @@ mod tests {
     use super::*;
 
     fn lcg(seed: &mut u64) -> f32 {
-        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
     }
 
@@ -240,7 +333,8 @@ mod tests {
                     let w: Vec<f32> = (0..n * k).map(|_| lcg(&mut seed)).collect();
                     let x: Vec<f32> = (0..m * k).map(|_| 3.0 * lcg(&mut seed)).collect();
                     let qm = QMatrix::quantize(&w, n, k);
-                    let q = quantize_rows(&x, m, k, qm.kp);
+                    let mut q = QRows::default();
+                    quantize_rows(&x, m, k, qm.kp, &mut q);
                     let bias: Vec<f32> = (0..n).map(|c| c as f32 * 0.25).collect();
                     let mut want = vec![0f32; m * n];
                     for r in 0..m {
@@ -254,12 +348,18 @@ mod tests {
                         }
                     }
                     let mut got = vec![0f32; m * n];
-                    matmul(&x, m, &qm, &bias, &mut got);
+                    matmul(&x, m, &qm, &bias, &mut got, Post::None);
                     assert_eq!(got, want, "m={m} k={k} n={n} vnni={}", has_vnni());
                     // The scalar panel agrees with whatever path ran above.
                     let mut acc = vec![0i32; MR * NR];
                     let rows = m.min(MR);
-                    scalar_panel(&q.bytes[..rows * qm.kp], rows, qm.kp, &qm.packed[..NR * qm.kp], &mut acc);
+                    scalar_panel(
+                        &q.bytes[..rows * qm.kp],
+                        rows,
+                        qm.kp,
+                        &qm.packed[..NR * qm.kp],
+                        &mut acc,
+                    );
                     for r in 0..rows {
                         for c in 0..n.min(NR) {
                             let s = acc[r * NR + c] - qm.shift[c];
@@ -273,6 +373,22 @@ mod tests {
     }
 
     #[test]
+    fn fused_gelu_equals_gelu_after_the_product() {
+        let mut seed = 3u64;
+        let (m, k, n) = (7, 40, 70);
+        let w: Vec<f32> = (0..n * k).map(|_| lcg(&mut seed)).collect();
+        let x: Vec<f32> = (0..m * k).map(|_| lcg(&mut seed)).collect();
+        let bias: Vec<f32> = (0..n).map(|_| lcg(&mut seed)).collect();
+        let qm = QMatrix::quantize(&w, n, k);
+        let mut plain = vec![0f32; m * n];
+        matmul(&x, m, &qm, &bias, &mut plain, Post::None);
+        super::super::gelu_erf(&mut plain);
+        let mut fused = vec![0f32; m * n];
+        matmul(&x, m, &qm, &bias, &mut fused, Post::GeluErf);
+        assert_eq!(fused, plain);
+    }
+
+    #[test]
     fn quantization_error_is_small() {
         let mut seed = 11u64;
         let (m, k, n) = (4, 384, 40);
@@ -280,14 +396,21 @@ mod tests {
         let x: Vec<f32> = (0..m * k).map(|_| lcg(&mut seed)).collect();
         let qm = QMatrix::quantize(&w, n, k);
         let mut got = vec![0f32; m * n];
-        matmul(&x, m, &qm, &vec![0.0; n], &mut got);
+        matmul(&x, m, &qm, &vec![0.0; n], &mut got, Post::None);
         for r in 0..m {
             for c in 0..n {
                 let exact: f32 = (0..k).map(|j| x[r * k + j] * w[c * k + j]).sum();
-                assert!((got[r * n + c] - exact).abs() < 0.02, "{} vs {exact}", got[r * n + c]);
+                assert!(
+                    (got[r * n + c] - exact).abs() < 0.02,
+                    "{} vs {exact}",
+                    got[r * n + c]
+                );
             }
         }
         let deq = qm.dequantize();
-        assert!(deq.iter().zip(&w).all(|(a, b)| (a - b).abs() <= 0.05 / 254.0 + 1e-7));
+        assert!(deq
+            .iter()
+            .zip(&w)
+            .all(|(a, b)| (a - b).abs() <= 0.05 / 254.0 + 1e-7));
     }
 }

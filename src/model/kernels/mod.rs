@@ -1,5 +1,5 @@
 //! Model stage, CPU kernels: the row-wise and element-wise math of the native CPU encoder
-//! (LayerNorm, softmax, GELU, attention for short windows), each compiled three times — for
+//! (LayerNorm, softmax, GELU, int8 quantization), each compiled three times — for
 //! AVX-512, for AVX2 + FMA and for baseline x86-64 — and chosen once at run time, so one portable
 //! binary runs the widest vectors the machine has.
 //!
@@ -119,15 +119,17 @@ dispatch! {
 }
 
 dispatch! {
-    /// Softmax of one row in place, in f32.
-    pub fn softmax(row: &mut [f32]) {
-        let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-        for v in row.iter_mut() {
-            *v = exp(*v - max);
-        }
-        let inv = 1.0 / sum(row);
-        for v in row.iter_mut() {
-            *v *= inv;
+    /// Softmax of each row of `len` values in place, in f32.
+    pub fn softmax_rows(x: &mut [f32], len: usize) {
+        for row in x.chunks_exact_mut(len) {
+            let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+            for v in row.iter_mut() {
+                *v = exp(*v - max);
+            }
+            let inv = 1.0 / sum(row);
+            for v in row.iter_mut() {
+                *v *= inv;
+            }
         }
     }
 }
@@ -168,89 +170,6 @@ dispatch! {
     }
 }
 
-/// Where one head of one window lives in the fused QKV buffer and in the output.
-#[derive(Debug, Clone, Copy)]
-pub struct HeadView {
-    /// Row stride of the QKV buffer (3 × hidden) and of the output (hidden).
-    pub qkv_stride: usize,
-    pub out_stride: usize,
-    /// Offsets of this head's query, key and value columns in a QKV row; of its output columns.
-    pub q: usize,
-    pub k: usize,
-    pub v: usize,
-    pub o: usize,
-    pub head_dim: usize,
-    pub scale: f32,
-}
-
-dispatch! {
-    /// Softmax attention of one head over one unpadded window of `len` tokens whose first row is
-    /// row 0 of `qkv` and `out`: `out = softmax(q kᵀ · scale) v`. `scratch` is reused: it holds
-    /// the head's keys transposed (`head_dim` × `len` rounded up to 16) and one row of scores.
-    pub fn attend(qkv: &[f32], out: &mut [f32], len: usize, hv: HeadView, scratch: &mut Vec<f32>) {
-        let d = hv.head_dim;
-        let lp = len.div_ceil(16) * 16;
-        scratch.clear();
-        scratch.resize(d * lp + lp, 0.0);
-        let (kt, scores) = scratch.split_at_mut(d * lp);
-        // kᵀ scaled, zero-padded to lp columns: the score row is then a sum of full-width axpys.
-        for j in 0..len {
-            let k = &qkv[j * hv.qkv_stride + hv.k..][..d];
-            for (c, &v) in k.iter().enumerate() {
-                kt[c * lp + j] = v * hv.scale;
-            }
-        }
-        for i in 0..len {
-            let q = &qkv[i * hv.qkv_stride + hv.q..][..d];
-            // Scores, 16 keys at a time, accumulated in registers over the head dimension.
-            for (jb, s) in scores.chunks_exact_mut(16).enumerate() {
-                let mut acc = [0f32; 16];
-                for (c, &qc) in q.iter().enumerate() {
-                    let k: &[f32; 16] = kt[c * lp + jb * 16..][..16].try_into().unwrap();
-                    for l in 0..16 {
-                        acc[l] += qc * k[l];
-                    }
-                }
-                s.copy_from_slice(&acc);
-            }
-            let row = &mut scores[..len];
-            let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-            for s in row.iter_mut() {
-                *s = exp(*s - max);
-            }
-            let inv = 1.0 / sum(row);
-            let o = &mut out[i * hv.out_stride + hv.o..][..d];
-            if d % 16 == 0 {
-                // Output, 16 columns at a time, accumulated in registers over the keys.
-                for (cb, o) in o.chunks_exact_mut(16).enumerate() {
-                    let mut acc = [0f32; 16];
-                    for (j, &p) in row.iter().enumerate() {
-                        let v: &[f32; 16] =
-                            qkv[j * hv.qkv_stride + hv.v + cb * 16..][..16].try_into().unwrap();
-                        for l in 0..16 {
-                            acc[l] += p * v[l];
-                        }
-                    }
-                    for l in 0..16 {
-                        o[l] = acc[l] * inv;
-                    }
-                }
-            } else {
-                o.fill(0.0);
-                for (j, &p) in row.iter().enumerate() {
-                    let v = &qkv[j * hv.qkv_stride + hv.v..][..d];
-                    for (a, b) in o.iter_mut().zip(v) {
-                        *a += p * b;
-                    }
-                }
-                for a in o.iter_mut() {
-                    *a *= inv;
-                }
-            }
-        }
-    }
-}
-
 dispatch! {
     /// `dst[r] = bias` for every row: the starting value a biased matrix product accumulates onto.
     pub fn fill_rows(dst: &mut [f32], bias: &[f32]) {
@@ -278,10 +197,22 @@ dispatch! {
 dispatch! {
     /// `out[j] = round(x[j] · inv) + 128`, rounding half to even, clamped to [1, 255].
     pub fn quantize_row(x: &[f32], inv: f32, out: &mut [u8]) {
-        const ROUND: f32 = 12_582_912.0;
+        // Adding 2^23 + 128 leaves round(v) + 128 in the low mantissa bits: no float-to-int
+        // conversion, so the loop vectorizes.
+        const SHIFT: f32 = 8_388_608.0 + 128.0;
         for (o, &v) in out.iter_mut().zip(x) {
-            let q = ((v * inv + ROUND) - ROUND).clamp(-127.0, 127.0);
-            *o = (q as i32 + 128) as u8;
+            *o = ((v * inv).clamp(-127.0, 127.0) + SHIFT).to_bits() as u8;
+        }
+    }
+}
+
+dispatch! {
+    /// The int8 product's epilogue for one row: `dst = (acc − shift) · row_scale · scale + bias`.
+    pub fn dequantize_row(acc: &[i32], shift: &[i32], scale: &[f32], bias: &[f32], row_scale: f32, dst: &mut [f32]) {
+        let n = dst.len();
+        let (acc, shift, scale, bias) = (&acc[..n], &shift[..n], &scale[..n], &bias[..n]);
+        for c in 0..n {
+            dst[c] = (acc[c] - shift[c]) as f32 * (row_scale * scale[c]) + bias[c];
         }
     }
 }

@@ -33,7 +33,12 @@ pub struct EncoderBlock {
 }
 
 impl EncoderBlock {
-    pub fn load(w: &Weights, names: &BlockNames, cfg: &BlockConfig, p: Precision) -> Result<Self, String> {
+    pub fn load(
+        w: &Weights,
+        names: &BlockNames,
+        cfg: &BlockConfig,
+        p: Precision,
+    ) -> Result<Self, String> {
         let h = cfg.hidden;
         Ok(Self {
             attention: SelfAttention::load(w, names, cfg, p)?,
@@ -57,8 +62,7 @@ impl EncoderBlock {
         self.attn_out.forward(&s.ctx, m, &mut s.mid);
         self.attn_norm.forward_residual(&mut s.mid, x);
         s.ffn.resize(m * self.ffn_in.out_dim(), 0.0);
-        self.ffn_in.forward(&s.mid, m, &mut s.ffn);
-        self.act.apply_in_place(&mut s.ffn);
+        self.ffn_in.forward_act(&s.mid, m, &mut s.ffn, self.act);
         self.ffn_out.forward(&s.ffn, m, x);
         self.out_norm.forward_residual(x, &s.mid);
     }

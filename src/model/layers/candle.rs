@@ -19,7 +19,6 @@ fn activate(act: Activation, x: &Tensor) -> Result<Tensor> {
     }
 }
 
-
 pub fn linear(vb: VarBuilder, in_dim: usize, out_dim: usize) -> Result<Linear> {
     let w = vb.get((out_dim, in_dim), "weight")?;
     let b = vb.get(out_dim, "bias")?;

@@ -51,7 +51,6 @@ impl Activation {
     }
 }
 
-
 impl Activation {
     /// Applies the activation in place on the native path.
     pub fn apply_in_place(self, x: &mut [f32]) {
