@@ -5,6 +5,8 @@
 //!
 //! Computes what `TokenClassifier`'s candle backend computes (the tests compare the two).
 
+use rayon::prelude::*;
+
 use super::config::{Architecture, ModelConfig};
 use super::layers::block::{EncoderBlock, Scratch};
 use super::layers::linear::{Linear, Precision};
@@ -79,7 +81,9 @@ impl NativeEncoder {
             }
         };
         let norm = LayerNorm::load(&emb.pp("LayerNorm"), h, eps)?;
+        // Blocks load side by side: copying, transposing or quantizing them is most of start-up.
         let blocks = (0..cfg.num_layers)
+            .into_par_iter()
             .map(|i| EncoderBlock::load(&enc.pp(format!("{blocks_at}.{i}")), names, &block_cfg, p))
             .collect::<Result<Vec<_>, String>>()?;
         let classifier = Linear::load(&root.pp("classifier"), h, cfg.labels.len(), Precision::F32)

@@ -15,6 +15,11 @@ use memmap2::Mmap;
 
 type Res<T> = std::result::Result<T, String>;
 
+thread_local! {
+    /// Raw bytes of the tensor being read, reused from one tensor to the next.
+    static BYTES: std::cell::RefCell<Vec<u8>> = Default::default();
+}
+
 /// Element types the store converts from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Elem {
@@ -219,21 +224,41 @@ impl Store {
 
     /// The tensor `name` of shape `shape`, as row-major f32.
     pub fn f32(&self, name: &str, shape: &[usize]) -> Res<Vec<f32>> {
+        let mut out = Vec::new();
+        self.f32_into(name, shape, &mut out)?;
+        Ok(out)
+    }
+
+    /// Like [`Store::f32`], into a buffer the caller reuses: after the first tensor, loading
+    /// touches no fresh memory but the weights it keeps (fresh pages cost the kernel a zeroing).
+    pub fn f32_into(&self, name: &str, shape: &[usize], out: &mut Vec<f32>) -> Res<()> {
         match self {
-            Self::Candle(vb) => vb
-                .get(shape, name)
-                .and_then(|t| t.flatten_all()?.to_vec1())
-                .map_err(|e| crate::error::first_line(&e)),
+            Self::Candle(vb) => {
+                *out = vb
+                    .get(shape, name)
+                    .and_then(|t| t.flatten_all()?.to_vec1())
+                    .map_err(|e| crate::error::first_line(&e))?;
+                Ok(())
+            }
             Self::Safetensors { paths, .. } => {
                 let e = self.entry(name, shape)?;
-                let mut f = File::open(&paths[e.file]).map_err(|err| err.to_string())?;
-                let mut bytes = vec![0u8; (e.end - e.start) as usize];
-                f.seek(SeekFrom::Start(e.start))
-                    .and_then(|_| f.read_exact(&mut bytes))
-                    .map_err(|err| format!("{}: {err}", paths[e.file].display()))?;
-                let mut out = vec![0f32; shape.iter().product()];
-                e.elem.expect("checked").convert(&bytes, &mut out);
-                Ok(out)
+                let path = &paths[e.file];
+                let len = e.end - e.start;
+                BYTES.with_borrow_mut(|bytes| {
+                    bytes.clear();
+                    let mut f =
+                        File::open(path).map_err(|err| format!("{}: {err}", path.display()))?;
+                    f.seek(SeekFrom::Start(e.start))
+                        .and_then(|_| f.take(len).read_to_end(bytes))
+                        .map_err(|err| format!("{}: {err}", path.display()))?;
+                    if bytes.len() as u64 != len {
+                        return Err(format!("{}: truncated at tensor {name}", path.display()));
+                    }
+                    out.clear();
+                    out.resize(shape.iter().product(), 0.0);
+                    e.elem.expect("checked").convert(bytes, out);
+                    Ok(())
+                })
             }
         }
     }
@@ -304,6 +329,10 @@ impl<'a> Weights<'a> {
 
     pub fn get(&self, shape: &[usize], name: &str) -> Res<Vec<f32>> {
         self.store.f32(&self.path(name), shape)
+    }
+
+    pub fn get_into(&self, shape: &[usize], name: &str, out: &mut Vec<f32>) -> Res<()> {
+        self.store.f32_into(&self.path(name), shape, out)
     }
 
     pub fn table(&self, rows: usize, cols: usize, name: &str) -> Res<Table> {

@@ -25,7 +25,7 @@ fn reduce16(acc: &[f32; 16]) -> f32 {
 }
 
 /// `e^x` to about 2 ulp over the f32 range (Cody–Waite reduction, degree-6 polynomial); 0 below
-/// −87.3, saturating above 88.
+/// −87.3, saturating at e^88 above 88.
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
@@ -33,7 +33,7 @@ pub fn exp(x: f32) -> f32 {
     const LN2_LO: f32 = -2.121_944_4e-4;
     const ROUND: f32 = 12_582_912.0; // 1.5 · 2^23: adding it rounds to an integer
     let below = x < -87.336_54;
-    let x = x.clamp(-87.336_54, 88.376_26);
+    let x = x.clamp(-87.336_54, 88.0);
     let n = (x * LOG2E + ROUND) - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
     let mut p = 1.987_569_1e-4_f32;
@@ -43,8 +43,9 @@ pub fn exp(x: f32) -> f32 {
     p = p * r + 1.666_666_5e-1;
     p = p * r + 5.000_000_1e-1;
     let y = p * r * r + r + 1.0;
-    // 2^n, with n in [-126, 127]
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // 2^n for n in [-126, 127]: n + 127 lands in the low mantissa bits of n + 127 + 2^23, and the
+    // shift moves it into the exponent (no float-to-int conversion, so this vectorizes).
+    let scale = f32::from_bits((n + (127.0 + 8_388_608.0)).to_bits() << 23);
     if below {
         0.0
     } else {

@@ -6,7 +6,7 @@
 
 use super::super::kernels;
 use super::super::store::Weights;
-use super::linear::{self, Linear, Precision};
+use super::linear::{Linear, Precision};
 use super::{BlockConfig, BlockNames};
 
 pub struct SelfAttention {
@@ -23,15 +23,10 @@ impl SelfAttention {
         p: Precision,
     ) -> Result<Self, String> {
         let h = cfg.hidden;
-        let mut w = Vec::with_capacity(3 * h * h);
-        let mut b = Vec::with_capacity(3 * h);
-        for name in [names.query, names.key, names.value] {
-            let (wi, bi) = linear::raw(&wb.pp(name), h, h)?;
-            w.extend(wi);
-            b.extend(bi);
-        }
+        let parts = [wb.pp(names.query), wb.pp(names.key), wb.pp(names.value)];
+        let qkv = Linear::load_fused(&[&parts[0], &parts[1], &parts[2]], h, h, p)?;
         Ok(Self {
-            qkv: Linear::new(w, b, h, 3 * h, p),
+            qkv,
             heads: cfg.heads,
             head_dim: h / cfg.heads,
         })

@@ -34,18 +34,23 @@ pub enum Linear {
 
 impl Linear {
     /// From a row-major `(out, in)` weight matrix, as checkpoints store it.
-    pub fn new(w: Vec<f32>, bias: Vec<f32>, n_in: usize, n_out: usize, p: Precision) -> Self {
+    pub fn new(w: &[f32], bias: Vec<f32>, n_in: usize, n_out: usize, p: Precision) -> Self {
         assert_eq!(w.len(), n_in * n_out);
         assert_eq!(bias.len(), n_out);
         match p {
-            Precision::F32 => Self::F32 {
-                wt: transpose(&w, n_out, n_in),
-                bias,
-                n_in,
-                n_out,
-            },
+            Precision::F32 => {
+                let mut wt = Vec::new();
+                wt.resize(n_in * n_out, 0.0);
+                transpose_into(w, n_out, n_in, &mut wt, n_out, 0);
+                Self::F32 {
+                    wt,
+                    bias,
+                    n_in,
+                    n_out,
+                }
+            }
             Precision::Int8 => Self::Int8 {
-                w: QMatrix::quantize(&w, n_out, n_in),
+                w: QMatrix::quantize(w, n_out, n_in),
                 bias,
             },
         }
@@ -53,8 +58,49 @@ impl Linear {
 
     /// Loads `weight` `(out, in)` and `bias` below `w`.
     pub fn load(w: &Weights, n_in: usize, n_out: usize, p: Precision) -> Result<Self, String> {
-        let (wt, b) = raw(w, n_in, n_out)?;
-        Ok(Self::new(wt, b, n_in, n_out, p))
+        Self::load_fused(&[w], n_in, n_out, p)
+    }
+
+    /// Loads several linear layers of the same input as one, their outputs side by side (the
+    /// query, key and value projections), each `(n_out, in)`.
+    pub fn load_fused(
+        parts: &[&Weights],
+        n_in: usize,
+        n_out: usize,
+        p: Precision,
+    ) -> Result<Self, String> {
+        let total = n_out * parts.len();
+        let mut bias = Vec::with_capacity(total);
+        for w in parts {
+            bias.extend(w.get(&[n_out], "bias")?);
+        }
+        SCRATCH.with_borrow_mut(|buf| match p {
+            Precision::F32 => {
+                let mut wt = Vec::new();
+                wt.resize(n_in * total, 0.0);
+                for (i, w) in parts.iter().enumerate() {
+                    w.get_into(&[n_out, n_in], "weight", buf)?;
+                    transpose_into(buf, n_out, n_in, &mut wt, total, i * n_out);
+                }
+                Ok(Self::F32 {
+                    wt,
+                    bias,
+                    n_in,
+                    n_out: total,
+                })
+            }
+            Precision::Int8 => {
+                let mut all = Vec::with_capacity(n_in * total);
+                for w in parts {
+                    w.get_into(&[n_out, n_in], "weight", buf)?;
+                    all.extend_from_slice(buf);
+                }
+                Ok(Self::Int8 {
+                    w: QMatrix::quantize(&all, total, n_in),
+                    bias,
+                })
+            }
+        })
     }
 
     pub fn out_dim(&self) -> usize {
@@ -123,23 +169,31 @@ impl Linear {
     }
 }
 
-/// `(rows, cols)` row-major → `(cols, rows)` row-major, in cache-sized tiles.
-fn transpose(a: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+thread_local! {
+    /// One weight matrix as read from the checkpoint, reused while loading.
+    static SCRATCH: std::cell::RefCell<Vec<f32>> = Default::default();
+}
+
+/// Writes `a` `(rows, cols)` transposed into `dst`, whose rows are `stride` long, from column
+/// `offset` on: `dst[c][offset + r] = a[r][c]`, in cache-sized tiles.
+fn transpose_into(
+    a: &[f32],
+    rows: usize,
+    cols: usize,
+    dst: &mut [f32],
+    stride: usize,
+    offset: usize,
+) {
     const T: usize = 32;
-    let mut out = vec![0f32; a.len()];
+    assert!(a.len() >= rows * cols && offset + rows <= stride && dst.len() >= cols * stride);
     for r0 in (0..rows).step_by(T) {
         for c0 in (0..cols).step_by(T) {
-            for r in r0..(r0 + T).min(rows) {
-                for c in c0..(c0 + T).min(cols) {
-                    out[c * rows + r] = a[r * cols + c];
+            for c in c0..(c0 + T).min(cols) {
+                let d = &mut dst[c * stride + offset..];
+                for r in r0..(r0 + T).min(rows) {
+                    d[r] = a[r * cols + c];
                 }
             }
         }
     }
-    out
-}
-
-/// The row-major `(out, in)` weight and the bias of a linear layer, as f32.
-pub fn raw(w: &Weights, n_in: usize, n_out: usize) -> Result<(Vec<f32>, Vec<f32>), String> {
-    Ok((w.get(&[n_out, n_in], "weight")?, w.get(&[n_out], "bias")?))
 }
