@@ -91,17 +91,22 @@ if not args.quick:
 
 
 # ---- measurements ---------------------------------------------------------------------------
-def run_child(cmd, stdin=None):
-    """Wall seconds and peak RSS (MB) of one child process."""
+TIME = shutil.which("time") or ("/usr/bin/time" if os.path.exists("/usr/bin/time") else None)
+
+
+def run_child(cmd):
+    """Wall seconds and peak RSS (MB, None if unknown) of one child process.
+
+    The peak is GNU time's: a child spawned straight from this process would inherit its (torch-
+    sized) RSS high-water mark through fork/exec."""
+    full = [TIME, "-f", "%M", *cmd] if TIME else cmd
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(p.pid, 0)
+    p = subprocess.run(full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     dt = time.perf_counter() - t0
-    err = p.stderr.read().decode()
-    p.returncode = os.waitstatus_to_exitcode(status)
     if p.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}): {err}")
-    return dt, usage.ru_maxrss / 1024
+        raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr}")
+    last = p.stderr.strip().splitlines()[-1] if TIME and p.stderr.strip() else ""
+    return dt, (int(last) / 1024 if last.isdigit() else None)
 
 
 def ner_tag(model, path, extra=()):
@@ -134,21 +139,35 @@ def model_flops(model, lines):
     for line in lines:
         n = len(tok(line)["input_ids"])
         total_tokens += n
-        windows = [min(n, 512)] + [512] * max(0, -(-(n - 512) // 384))  # stride 128 overflow windows
+        c = n - 2  # the pipeline's windows: 510 content tokens, 128 shared with the next
+        windows = [n] if c <= 510 else [512] * (1 + -(-(c - 510) // 382))
+        if c > 510:
+            windows[-1] = c - 510 - 382 * (len(windows) - 2) + 128 + 2
         for t in windows:
             flops += 2 * layers * (t * (4 * h * h + 2 * h * inter) + 2 * t * t * h)
     return total_tokens, flops
 
 
 def matmul_ceiling():
-    a = torch.randn(2048, 2048); b = torch.randn(2048, 2048)
-    a @ b
-    best = 0
-    for _ in range(5):
-        t0 = time.perf_counter()
-        for _ in range(5):
+    """Best f32 GFLOP/s of torch and of numpy (OpenBLAS, its tuning variables unset), 2 threads."""
+    code = ("import time, numpy as np\n"
+            "best = 0\n"
+            "for m, k, n in ((2048, 2048, 2048), (4096, 768, 3072), (4096, 384, 1536)):\n"
+            "    a = np.random.rand(m, k).astype(np.float32); b = np.random.rand(k, n).astype(np.float32); a @ b\n"
+            "    for _ in range(3):\n"
+            "        t0 = time.perf_counter(); a @ b; best = max(best, 2 * m * k * n / (time.perf_counter() - t0) / 1e9)\n"
+            "print(best)\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = str(THREADS)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    best = float(out.stdout) if out.returncode == 0 else 0.0
+    for m, k, n in ((2048, 2048, 2048), (4096, 768, 3072), (4096, 384, 1536)):
+        a = torch.randn(m, k); b = torch.randn(k, n)
+        a @ b
+        for _ in range(3):
+            t0 = time.perf_counter()
             a @ b
-        best = max(best, 5 * 2 * 2048 ** 3 / (time.perf_counter() - t0) / 1e9)
+            best = max(best, 2 * m * k * n / (time.perf_counter() - t0) / 1e9)
     return best
 
 
@@ -162,7 +181,7 @@ def f1_of(model, extra=()):
 
 
 ceiling = matmul_ceiling()
-log(f"f32 matmul ceiling (torch, {THREADS} threads, 2048^3): {ceiling:.0f} GFLOP/s")
+log(f"f32 matmul ceiling (best of torch and OpenBLAS, {THREADS} threads): {ceiling:.0f} GFLOP/s")
 rows = []
 for label, model, corpus in runs:
     lines = corpora[corpus]
@@ -175,22 +194,28 @@ for label, model, corpus in runs:
         log(f"{label} {corpus} run {r + 1}: ner-tag f32 {len(lines) / res['f32'][-1]:.1f} lines/s, int8 "
             f"{len(lines) / res['int8'][-1]:.1f}, pipeline {len(lines) / res['pipe'][-1]:.1f}")
     lat = statistics.median(run_child([args.binary, "-m", model, one_line])[0] for _ in range(5))
-    med = {k: statistics.median(v) for k, v in res.items()}
-    rows.append((label, corpus, len(lines), tokens, flops, med, lat))
+    med = {k: statistics.median(v) if None not in v else None for k, v in res.items()}
+    size = sum(os.path.getsize(os.path.join(model, f)) for f in os.listdir(model) if f.endswith(".safetensors")) / 2 ** 20
+    rows.append((label, corpus, len(lines), tokens, flops, med, lat, size))
     _pipes.clear()
 
 print(f"\nner-tag vs transformers pipeline: {THREADS} threads, batch 32, -a simple, medians of {args.runs} "
       f"alternating runs; ner-tag = whole process (start, load, read, tokenize, forward, decode, write JSONL)")
-print(f"f32 matmul ceiling measured here (torch sgemm 2048^3, {THREADS} threads): {ceiling:.0f} GFLOP/s\n")
+print(f"f32 matmul ceiling measured here (best sgemm of torch and OpenBLAS, {THREADS} threads): {ceiling:.0f} GFLOP/s")
+print(f"model sizes: file size on disk; peak RSS by GNU time; one line = process start to exit, warm page cache\n")
 print("| model | corpus | lines | pipeline lines/s | ner-tag f32 lines/s | x pipeline | f32 GFLOP/s (% ceiling) "
-      "| ner-tag int8 lines/s | x pipeline | tokens/s f32 / int8 | peak RSS f32 / int8 | one line |")
+      "| ner-tag int8 lines/s | x pipeline | tokens/s f32 / int8 | peak RSS f32 / int8 (weights file; 1.1x + 150) | one line |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-for label, corpus, n, tokens, flops, m, lat in rows:
+def mb(v):
+    return "n/a" if v is None else f"{v:.0f}"
+
+
+for label, corpus, n, tokens, flops, m, lat, size in rows:
     p, f, q = n / m["pipe"], n / m["f32"], n / m["int8"]
     gf = flops / m["f32"] / 1e9
     print(f"| {label} | {corpus} | {n} | {p:.1f} | {f:.1f} | **{f / p:.2f}x** | {gf:.0f} ({100 * gf / ceiling:.0f}%) "
           f"| {q:.1f} | **{q / p:.2f}x** | {tokens / m['f32']:.0f} / {tokens / m['int8']:.0f} "
-          f"| {m['rss32']:.0f} / {m['rss8']:.0f} MB | {lat * 1000:.0f} ms |")
+          f"| {mb(m['rss32'])} / {mb(m['rss8'])} MB ({size:.0f}; {1.1 * size + 150:.0f} MB) | {lat * 1000:.0f} ms |")
 
 f1 = f1_of(small); f1q = f1_of(small, ["--quantize", "int8"])
 print(f"\nner-tag eval, CoNLL-2003 valid, bert-minilm: F1 f32 {f1:.4f}, int8 {f1q:.4f} "

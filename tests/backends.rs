@@ -8,14 +8,7 @@ mod common;
 use ner_tag::model::TokenClassifier;
 use ner_tag::runtime::{Backend, Quantize, Runtime};
 
-const MODELS: &[&str] = &[
-    "tiny-bert",
-    "tiny-bert-vocab-bin",
-    "tiny-distilbert-f16",
-    "tiny-xlmr-unigram",
-    "tiny-bert-bioes",
-    "tiny-bert-sharded-bf16",
-];
+use common::FIXTURE_MODELS as MODELS;
 
 fn load(dir: &std::path::Path, backend: Backend, quantize: Quantize) -> TokenClassifier {
     let rt = Runtime {

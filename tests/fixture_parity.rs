@@ -10,14 +10,7 @@ use ner_tag::pipeline::{load_tagger, TagOptions};
 use ner_tag::runtime::Runtime;
 use serde_json::Value;
 
-const MODELS: &[&str] = &[
-    "tiny-bert",
-    "tiny-bert-vocab-bin",
-    "tiny-distilbert-f16",
-    "tiny-xlmr-unigram",
-    "tiny-bert-bioes",
-    "tiny-bert-sharded-bf16",
-];
+use common::FIXTURE_MODELS as MODELS;
 const STRATEGIES: &[(&str, Aggregation)] = &[
     ("none", Aggregation::None),
     ("simple", Aggregation::Simple),

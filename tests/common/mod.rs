@@ -11,6 +11,16 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The tiny checkpoints of tests/fixtures/models: every architecture and file layout.
+pub const FIXTURE_MODELS: &[&str] = &[
+    "tiny-bert",
+    "tiny-bert-vocab-bin",
+    "tiny-distilbert-f16",
+    "tiny-xlmr-unigram",
+    "tiny-bert-bioes",
+    "tiny-bert-sharded-bf16",
+];
+
 pub fn fixture_model(name: &str) -> PathBuf {
     root().join("tests/fixtures/models").join(name)
 }

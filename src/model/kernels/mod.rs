@@ -218,4 +218,4 @@ dispatch! {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,8 +1,9 @@
-//! Kernels against plain f64 references, on every instruction-set level this machine has.
+//! Kernels against plain f64 references, on every instruction-set level this machine has; `data`
+//! and `close` serve the layer tests too.
 
 use super::*;
 
-fn data(n: usize, seed: u64, amp: f32) -> Vec<f32> {
+pub(crate) fn data(n: usize, seed: u64, amp: f32) -> Vec<f32> {
     let mut s = seed;
     (0..n)
         .map(|_| {
@@ -14,7 +15,7 @@ fn data(n: usize, seed: u64, amp: f32) -> Vec<f32> {
         .collect()
 }
 
-fn close(a: f32, b: f64, tol: f64) -> bool {
+pub(crate) fn close(a: f32, b: f64, tol: f64) -> bool {
     (f64::from(a) - b).abs() <= tol * (1.0 + b.abs())
 }
 

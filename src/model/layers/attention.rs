@@ -143,23 +143,8 @@ pub fn attend(qkv: &[f32], out: &mut [f32], len: usize, hv: HeadView, s: &mut [f
 
 #[cfg(test)]
 mod tests {
+    use super::super::super::kernels::tests::{close, data};
     use super::*;
-
-    fn data(n: usize, seed: u64, amp: f32) -> Vec<f32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                (((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0) * amp
-            })
-            .collect()
-    }
-
-    fn close(a: f32, b: f64, tol: f64) -> bool {
-        (f64::from(a) - b).abs() <= tol * (1.0 + b.abs())
-    }
 
     #[test]
     fn attention_matches_reference() {
