@@ -6,7 +6,7 @@ use candle_nn::{Linear, VarBuilder};
 
 use super::config::{Architecture, ModelConfig};
 use super::layers::candle::{self as layers, EncoderBlock};
-use super::layers::{Activation, BlockConfig};
+use super::layers::BlockConfig;
 use super::{bert, distilbert, xlm_roberta};
 
 enum Embeddings {
@@ -37,17 +37,11 @@ impl CandleEncoder {
         vb: VarBuilder,
         device: &Device,
     ) -> candle_core::Result<Self> {
-        let act = Activation::from_name(&cfg.hidden_act).ok_or_else(|| {
-            candle_core::Error::Msg(format!("unsupported activation \"{}\"", cfg.hidden_act))
-        })?;
-        let block_cfg = BlockConfig {
-            hidden: cfg.hidden_size,
-            heads: cfg.num_heads,
-            intermediate: cfg.intermediate_size,
-            eps: cfg.layer_norm_eps,
-            act,
+        let block_cfg = BlockConfig::from_model(&cfg).map_err(candle_core::Error::Msg)?;
+        let enc = match super::encoder_prefix(&cfg, |name| vb.contains_tensor(name)) {
+            Some(prefix) => vb.pp(prefix),
+            None => vb.clone(),
         };
-        let enc = super::encoder_root(&vb, &cfg);
         let (embeddings, names, blocks_at) = match cfg.arch {
             Architecture::DistilBert => (
                 Embeddings::DistilBert(distilbert::DistilBertEmbeddings::load(

@@ -19,9 +19,7 @@ pub mod xlm_roberta;
 use std::path::Path;
 
 use candle_core::DType;
-use candle_nn::VarBuilder;
 
-pub use candle_backend::Batch;
 pub use config::{Architecture, ModelConfig, SUPPORTED_MODEL_TYPES};
 use layers::linear::Precision;
 pub use weights::WeightFiles;
@@ -91,13 +89,12 @@ impl TokenClassifier {
     }
 }
 
-/// The VarBuilder at the encoder's prefix: some exports drop the `bert.`/`roberta.` prefix, so
-/// both layouts are accepted.
-pub(crate) fn encoder_root<'a>(vb: &VarBuilder<'a>, cfg: &ModelConfig) -> VarBuilder<'a> {
+/// The prefix the encoder's weights sit under (`bert`, `distilbert`, `roberta`), or `None` for
+/// exports that drop it: both layouts are accepted. `contains` asks whether a tensor exists.
+pub(crate) fn encoder_prefix(
+    cfg: &ModelConfig,
+    contains: impl Fn(&str) -> bool,
+) -> Option<&'static str> {
     let prefix = cfg.arch.weight_prefix();
-    if vb.contains_tensor(&format!("{prefix}.embeddings.word_embeddings.weight")) {
-        vb.pp(prefix)
-    } else {
-        vb.clone()
-    }
+    contains(&format!("{prefix}.embeddings.word_embeddings.weight")).then_some(prefix)
 }

@@ -11,7 +11,7 @@ use super::config::{Architecture, ModelConfig};
 use super::layers::block::{EncoderBlock, Scratch};
 use super::layers::linear::{Linear, Precision};
 use super::layers::norm::LayerNorm;
-use super::layers::{Activation, BlockConfig, BlockNames};
+use super::layers::{BlockConfig, BlockNames};
 use super::store::{Store, Table, Weights};
 use super::{bert, distilbert, xlm_roberta};
 
@@ -44,23 +44,12 @@ pub struct NativeEncoder {
 
 impl NativeEncoder {
     pub fn load(cfg: &ModelConfig, store: &Store, p: Precision) -> Result<Self, String> {
-        let act = Activation::from_name(&cfg.hidden_act)
-            .ok_or_else(|| format!("unsupported activation \"{}\"", cfg.hidden_act))?;
+        let block_cfg = BlockConfig::from_model(cfg)?;
         let h = cfg.hidden_size;
-        let block_cfg = BlockConfig {
-            hidden: h,
-            heads: cfg.num_heads,
-            intermediate: cfg.intermediate_size,
-            eps: cfg.layer_norm_eps,
-            act,
-        };
         let root = Weights::new(store);
-        // Some exports drop the `bert.`/`roberta.` prefix; accept both layouts.
-        let prefix = cfg.arch.weight_prefix();
-        let enc = if root.contains(&format!("{prefix}.embeddings.word_embeddings.weight")) {
-            root.pp(prefix)
-        } else {
-            root.clone()
+        let enc = match super::encoder_prefix(cfg, |name| root.contains(name)) {
+            Some(prefix) => root.pp(prefix),
+            None => root.clone(),
         };
         let emb = enc.pp("embeddings");
         let words = emb.table(cfg.vocab_size, h, "word_embeddings.weight")?;

@@ -62,17 +62,15 @@ impl QMatrix {
         self.n
     }
 
-    pub fn cols(&self) -> usize {
-        self.k
-    }
-
-    /// Quantized weight `(c, j)` (for tests and the scalar path).
+    /// Quantized weight `(c, j)` (for the tests).
+    #[cfg(test)]
     fn at(&self, c: usize, j: usize) -> i8 {
         let (panel, col) = (c / NR, c % NR);
         self.packed[panel * NR * self.kp + (j / 4) * NR * 4 + col * 4 + j % 4]
     }
 
     /// The dequantized weights, row-major `(n, k)`: what the int8 model computes with.
+    #[cfg(test)]
     pub fn dequantize(&self) -> Vec<f32> {
         let mut out = Vec::with_capacity(self.n * self.k);
         for c in 0..self.n {

@@ -33,29 +33,6 @@ pub enum Linear {
 }
 
 impl Linear {
-    /// From a row-major `(out, in)` weight matrix, as checkpoints store it.
-    pub fn new(w: &[f32], bias: Vec<f32>, n_in: usize, n_out: usize, p: Precision) -> Self {
-        assert_eq!(w.len(), n_in * n_out);
-        assert_eq!(bias.len(), n_out);
-        match p {
-            Precision::F32 => {
-                let mut wt = Vec::new();
-                wt.resize(n_in * n_out, 0.0);
-                transpose_into(w, n_out, n_in, &mut wt, n_out, 0);
-                Self::F32 {
-                    wt,
-                    bias,
-                    n_in,
-                    n_out,
-                }
-            }
-            Precision::Int8 => Self::Int8 {
-                w: QMatrix::quantize(w, n_out, n_in),
-                bias,
-            },
-        }
-    }
-
     /// Loads `weight` `(out, in)` and `bias` below `w`.
     pub fn load(w: &Weights, n_in: usize, n_out: usize, p: Precision) -> Result<Self, String> {
         Self::load_fused(&[w], n_in, n_out, p)

@@ -30,6 +30,21 @@ pub struct BlockConfig {
     pub act: Activation,
 }
 
+impl BlockConfig {
+    /// The block shape `config.json` describes; fails on an activation neither backend has.
+    pub fn from_model(cfg: &super::ModelConfig) -> Result<Self, String> {
+        let act = Activation::from_name(&cfg.hidden_act)
+            .ok_or_else(|| format!("unsupported activation \"{}\"", cfg.hidden_act))?;
+        Ok(Self {
+            hidden: cfg.hidden_size,
+            heads: cfg.num_heads,
+            intermediate: cfg.intermediate_size,
+            eps: cfg.layer_norm_eps,
+            act,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub enum Activation {
     /// Hugging Face "gelu": the exact erf form (candle's `gelu` is the tanh approximation).
