@@ -16,10 +16,12 @@ const EXAMPLES: &str = "\
 Examples:
   printf 'My name is Wolfgang and I live in Berlin\\n' | ner-tag --model ../shared/models/bert-minilm-conll03
   ner-tag -m dslim/distilbert-NER corpus.txt > entities.jsonl
-  ner-tag -m ./my-checkpoint -f conll -a first a.txt b.txt
+  ner-tag -m ./my-checkpoint -f conll a.txt b.txt
+  ner-tag -m ./my-checkpoint -a first a.txt      # exactly the transformers pipeline's entities
   ner-tag -m ./ckpt --input-format jsonl --text-field body docs.jsonl | jq .entities
   ner-tag -m ./ckpt --input-format conll -f conll test.conll | conlleval
   ner-tag eval -m ../shared/models/bert-minilm-conll03 ../shared/data/conll2003/valid.txt
+  ner-tag eval --raw -m ../shared/models/bert-minilm-conll03 ../shared/data/conll2003/valid.txt
 
 Exit status: 0 success, 1 failure (one line on stderr), 2 usage error.";
 
@@ -64,8 +66,10 @@ struct ModelArgs {
     #[arg(long, value_name = "REV")]
     revision: Option<String>,
 
-    /// How sub-token predictions become entities (the transformers pipeline's strategies).
-    #[arg(short, long, value_enum, default_value_t = AggregationArg::First)]
+    /// How predictions become entities: `word` splits raw text into the words CoNLL-style models
+    /// are trained on and labels each by its first sub-token; `none|simple|first|average|max` are
+    /// the transformers pipeline's strategies (`first` is bit-identical to the Python pipeline).
+    #[arg(short, long, value_enum, default_value_t = AggregationArg::Word)]
     aggregation: AggregationArg,
 
     /// Tokens per window, special tokens included [default: what the model allows].
@@ -178,8 +182,14 @@ struct EvalArgs {
 
     /// Score files that already hold predictions (last column) next to gold tags (the column
     /// before), as conlleval does; no model is loaded.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "raw")]
     predictions: bool,
+
+    /// Natural-text evaluation: detokenize each gold sentence into text as people write it, tag
+    /// the text with --aggregation, and score entities by exact (type, start, end) character
+    /// spans.
+    #[arg(long)]
+    raw: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -229,6 +239,7 @@ enum SchemeArg {
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum AggregationArg {
+    Word,
     None,
     Simple,
     First,
@@ -239,6 +250,7 @@ enum AggregationArg {
 impl From<AggregationArg> for Aggregation {
     fn from(a: AggregationArg) -> Self {
         match a {
+            AggregationArg::Word => Aggregation::Word,
             AggregationArg::None => Aggregation::None,
             AggregationArg::Simple => Aggregation::Simple,
             AggregationArg::First => Aggregation::First,
@@ -378,7 +390,11 @@ fn run_eval(args: EvalArgs) -> anyhow::Result<()> {
         let (model, rt, opts, read_ahead) = args.model.prepare()?;
         let dir = model.resolve()?;
         let tagger = pipeline::load_tagger(&dir, &rt, &opts)?;
-        eval::evaluate(&tagger, &files, scheme, args.gold_column, read_ahead)?
+        if args.raw {
+            eval::evaluate_raw(&tagger, &files, scheme, args.gold_column, read_ahead)?
+        } else {
+            eval::evaluate(&tagger, &files, scheme, args.gold_column, read_ahead)?
+        }
     };
     let text = if args.json {
         format!("{}\n", report::json(&evaluation))

@@ -41,7 +41,7 @@ pub struct TagOptions {
 impl Default for TagOptions {
     fn default() -> Self {
         Self {
-            aggregation: Aggregation::First,
+            aggregation: Aggregation::Word,
             max_length: None,
             stride: None,
             batch_size: 32,

@@ -12,11 +12,14 @@ pub mod error;
 pub mod eval;
 pub mod hub;
 pub mod input;
+pub mod job;
 pub mod model;
 pub mod output;
 pub mod pipeline;
 pub mod records;
 pub mod runtime;
+pub mod split;
+pub mod tagger;
 pub mod tokenize;
 
 pub use error::{Error, Result};

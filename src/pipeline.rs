@@ -5,70 +5,19 @@
 //! Memory is bounded by the chunk size, however long the input.
 
 use std::io::Write;
-use std::path::Path;
 
 use std::time::Instant;
 
 use rayon::prelude::*;
 
-use crate::batch::Tagger;
 use crate::config::Config;
 pub use crate::config::{Interrupt, OnError, TagOptions};
-use crate::decode::{self, Entity, Scheme};
+use crate::decode;
 use crate::error::{Error, Result};
-use crate::model::TokenClassifier;
+use crate::job::{Job, JobResult};
 use crate::output::{Format, InputKind, Printer, TaggedRecord};
 use crate::records::{Record, RecordReader};
-use crate::runtime::{Backend, Runtime};
-use crate::tokenize::TextTokenizer;
-
-/// Loads a checkpoint directory and checks that its parts fit together.
-pub fn load_tagger(dir: &Path, rt: &Runtime, opts: &TagOptions) -> Result<Tagger> {
-    let model = TokenClassifier::load(dir, rt)?;
-    let (mut tokenizer, info) = TextTokenizer::load(dir)?;
-    let cfg = model.config();
-    if tokenizer.max_id() as usize >= cfg.vocab_size {
-        return Err(Error::model_file(
-            dir,
-            format!(
-                "tokenizer has ids up to {} but the embedding table has {} rows (vocab_size): tokenizer and weights do not belong together",
-                tokenizer.max_id(),
-                cfg.vocab_size
-            ),
-        ));
-    }
-    let model_limit = cfg.max_tokens();
-    let default_len = info
-        .model_max_length
-        .map_or(model_limit, |m| m.min(model_limit));
-    let max_tokens = match opts.max_length {
-        Some(n) if n > model_limit => {
-            return Err(Error::Usage(format!(
-                "--max-length {n} exceeds what the model allows ({model_limit} tokens)"
-            )))
-        }
-        Some(n) => n,
-        None => default_len,
-    };
-    tokenizer.set_windows(max_tokens, opts.stride)?;
-    let scheme = Scheme::detect(&cfg.labels);
-    Ok(Tagger {
-        model,
-        tokenizer,
-        scheme,
-        aggregation: opts.aggregation,
-        batch_size: opts.batch_size.max(1),
-        // Unpadded on the native backend: 2,048 real tokens keep the matrix products efficient
-        // and each thread's activations near 40 MB for base-sized models.
-        max_batch_tokens: opts.batch_size.max(1)
-            * if rt.backend == Backend::Native {
-                64
-            } else {
-                128
-            },
-        parallel_batches: rt.parallel_batches(),
-    })
-}
+pub use crate::tagger::{load_tagger, Tagger};
 
 /// Summary of a run, for the stderr stats line and the exit status.
 #[derive(Debug, Default)]
@@ -234,13 +183,13 @@ fn write_chunk<W: Write>(
         let record = TaggedRecord {
             file: with_file.then(|| names[rec.source()].as_str()),
             line: rec.line(),
-            text: &t.text,
-            entities: &t.entities,
+            text: &t.job.text,
+            entities: &t.result.entities,
             words: &t.words,
             input,
         };
         printer.write(&record).map_err(stdout_err)?;
-        stats.entities += t.entities.len();
+        stats.entities += t.result.entities.len();
     }
     stats.lines += chunk.len();
     printer.flush().map_err(stdout_err)
@@ -248,77 +197,45 @@ fn write_chunk<W: Write>(
 
 /// What tagging one record produced, ready for the printer.
 struct Tagged<'a> {
-    text: std::borrow::Cow<'a, str>,
-    entities: Vec<Entity>,
+    job: Job<'a>,
+    result: JobResult,
+    /// Character spans of the words CoNLL output lists.
     words: Vec<(usize, usize)>,
     word_tags: Vec<&'a str>,
 }
 
-/// Tags a chunk: text lines and JSON texts through the line path, CoNLL sentences word by word.
+/// Tags a chunk of records as jobs, all through one path.
 fn tag_chunk<'a>(
     tagger: &'a Tagger,
     chunk: &[&'a Record],
     format: Format,
 ) -> Result<Vec<Tagged<'a>>> {
-    let texts: Vec<&str> = chunk
+    let jobs: Vec<Job> = chunk
         .iter()
-        .filter_map(|r| match r {
-            Record::Text { text, .. } | Record::Json { text, .. } => Some(text.as_str()),
-            Record::Sentence { .. } => None,
-        })
+        .map(|r| Job::from_record(r, tagger.aggregation))
         .collect();
-    let sentences: Vec<Vec<&str>> = chunk
-        .iter()
-        .filter_map(|r| match r {
-            Record::Sentence { tokens, .. } => Some(tokens.iter().map(String::as_str).collect()),
-            _ => None,
+    let results = tagger.tag_jobs(&jobs)?;
+    jobs.into_par_iter()
+        .zip(results)
+        .map(|(mut job, result)| {
+            let words = match job.words.take() {
+                Some(w) => w,
+                // The pipeline's strategies: CoNLL output lists the tokenizer's words.
+                None if format == Format::Conll => tagger.tokenizer.words(&job.text)?,
+                None => Vec::new(),
+            };
+            let word_tags = result
+                .word_labels
+                .as_deref()
+                .map_or_else(Vec::new, |l| decode::words::word_tags(tagger.labels(), l));
+            Ok(Tagged {
+                job,
+                result,
+                words,
+                word_tags,
+            })
         })
-        .collect();
-    let mut line_entities = tagger.tag(&texts)?.into_iter();
-    let mut line_words: std::vec::IntoIter<Vec<(usize, usize)>> = if format == Format::Conll {
-        texts
-            .par_iter()
-            .map(|t| tagger.tokenizer.words(t))
-            .collect::<Result<Vec<_>>>()?
-            .into_iter()
-    } else {
-        vec![Vec::new(); texts.len()].into_iter()
-    };
-    let mut sentence_labels = tagger.tag_words(&sentences)?.into_iter();
-    let ctx = tagger.context();
-    let mut out = Vec::with_capacity(chunk.len());
-    let mut texts = texts.into_iter();
-    let mut sentences = sentences.iter();
-    for rec in chunk {
-        out.push(match rec {
-            Record::Text { .. } | Record::Json { .. } => Tagged {
-                text: texts.next().expect("one text per record").into(),
-                entities: line_entities.next().expect("one result per text"),
-                words: line_words.next().expect("one word list per text"),
-                word_tags: Vec::new(),
-            },
-            Record::Sentence { .. } => {
-                let tokens = sentences.next().expect("one sentence per record");
-                let labels = sentence_labels.next().expect("one result per sentence");
-                let mut at = 0;
-                let words = tokens
-                    .iter()
-                    .map(|t| {
-                        let span = (at, at + t.chars().count());
-                        at = span.1 + 1;
-                        span
-                    })
-                    .collect();
-                Tagged {
-                    text: tokens.join(" ").into(),
-                    entities: decode::words::word_entities(&ctx, tokens, &labels),
-                    words,
-                    word_tags: decode::words::word_tags(tagger.labels(), &labels),
-                }
-            }
-        });
-    }
-    Ok(out)
+        .collect()
 }
 
 /// The whole job: resolve and load the model, then tag the inputs to stdout.

@@ -94,8 +94,21 @@ fn offsets_slice_the_text_in_chars_and_in_bytes() {
 }
 
 #[test]
+fn word_mode_is_the_default_golden() {
+    let input = "P. Simmons (Reuters) met U.S. officials in Chester-le-Street, Germany's capital.\n\n\"Berlin,\" he said.\n";
+    let o = run(&["-m", &tiny()], input);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = stdout(&o);
+    assert_eq!(out, stdout(&run(&["-m", &tiny(), "-a", "word"], input)));
+    golden("tiny-bert.word.jsonl", &out);
+    let o = run(&["-m", &tiny(), "-f", "conll"], input);
+    assert!(o.status.success());
+    golden("tiny-bert.word.conll", &stdout(&o));
+}
+
+#[test]
 fn conll_golden() {
-    let o = run(&["-m", &tiny(), "-f", "conll"], INPUT);
+    let o = run(&["-m", &tiny(), "-f", "conll", "-a", "first"], INPUT);
     assert!(o.status.success());
     let out = stdout(&o);
     assert_eq!(

@@ -4,10 +4,10 @@
 
 mod common;
 
-use ner_tag::batch::Tagger;
 use ner_tag::decode::{Aggregation, Scheme};
 use ner_tag::pipeline::{load_tagger, TagOptions};
 use ner_tag::runtime::Runtime;
+use ner_tag::tagger::Tagger;
 use serde_json::Value;
 
 use common::FIXTURE_MODELS as MODELS;

@@ -5,11 +5,13 @@ mod common;
 
 use std::sync::OnceLock;
 
-use ner_tag::batch::Tagger;
 use ner_tag::decode::{tags, Aggregation, Scheme};
 use ner_tag::eval::chunks::chunks;
+use ner_tag::job::Job;
 use ner_tag::pipeline::{load_tagger, TagOptions};
 use ner_tag::runtime::Runtime;
+use ner_tag::split::split_words;
+use ner_tag::tagger::Tagger;
 use proptest::prelude::*;
 
 fn tagger() -> &'static Tagger {
@@ -63,6 +65,49 @@ proptest! {
                 prop_assert!(e.score.is_finite() && e.score > 0.0 && e.score <= 1.0 + 1e-6);
                 last_end = e.end;
             }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// The word splitter: sorted, non-empty, whitespace-free words covering every other character once.
+    #[test]
+    fn split_words_partition_the_non_space_text(text in line()) {
+        let chars: Vec<char> = text.chars().collect();
+        let words = split_words(&text);
+        let mut last = 0;
+        for &(s, e) in &words {
+            prop_assert!(last <= s && s < e && e <= chars.len(), "{words:?}");
+            prop_assert!(chars[last..s].iter().all(|c| c.is_whitespace()));
+            prop_assert!(!chars[s..e].iter().any(|c| c.is_whitespace()));
+            last = e;
+        }
+        prop_assert!(chars[last..].iter().all(|c| c.is_whitespace()));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Word mode (the default) on arbitrary text: entities sorted, non-overlapping, inside the
+    /// line, starting and ending on word boundaries, scores in (0, 1].
+    #[test]
+    fn word_mode_entities_are_well_formed(text in line()) {
+        let t = tagger();
+        let job = Job::text(&text, Aggregation::Word);
+        let words = job.words.clone().unwrap();
+        let result = t.tag_jobs(std::slice::from_ref(&job)).unwrap().remove(0);
+        let chars = text.chars().count();
+        prop_assert_eq!(result.word_labels.as_ref().map(Vec::len), Some(words.len()));
+        let mut last_end = 0;
+        for e in &result.entities {
+            prop_assert!(e.start < e.end && e.end <= chars, "{e:?} in {chars} chars");
+            prop_assert!(e.start >= last_end, "overlapping or unsorted: {:?}", result.entities);
+            prop_assert!(words.iter().any(|w| w.0 == e.start) && words.iter().any(|w| w.1 == e.end));
+            prop_assert!(e.score.is_finite() && e.score > 0.0 && e.score <= 1.0 + 1e-6);
+            last_end = e.end;
         }
     }
 }

@@ -42,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
         let hot = usize::from(t[3]) % n;
         probs.extend((0..n).map(|j| if j == hot { 0.9 } else { 0.1 / (n - 1) as f32 }));
     }
-    for aggregation in [Aggregation::None, Aggregation::Simple, Aggregation::First, Aggregation::Average, Aggregation::Max] {
+    for aggregation in [Aggregation::Word, Aggregation::None, Aggregation::Simple, Aggregation::First, Aggregation::Average, Aggregation::Max] {
         for (prefix, unk) in [(Some("##"), Some(0)), (None, None)] {
             let ctx = DecodeContext { labels: &labels, scheme: Scheme::detect(&labels), subword_prefix: prefix, unk_id: unk, aggregation };
             let pairs = [(&window, probs.as_slice()), (&window, probs.as_slice())];
@@ -58,8 +58,12 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             let labels_of_words = words::word_labels(&ctx, 24, &pairs);
-            let tokens: Vec<&str> = (0..24).map(|_| "w").collect();
-            let _ = words::word_entities(&ctx, &tokens, &labels_of_words);
+            let spans: Vec<(usize, usize)> = (0..24).map(|i| (2 * i, 2 * i + 1)).collect();
+            let mut last_end = 0;
+            for e in words::word_entities(&ctx, &spans, &labels_of_words) {
+                assert!(e.start >= last_end && e.start < e.end && e.end <= 47, "{e:?}");
+                last_end = e.end;
+            }
         }
     }
 });

@@ -10,6 +10,10 @@ use crate::tokenize::Window;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Aggregation {
+    /// Raw text split into treebank words ([`crate::split`]), one label per word from its first
+    /// sub-token, as CoNLL-trained models are trained and scored. Not a pipeline strategy: where
+    /// no words were given, decoding falls back to `First`.
+    Word,
     None,
     Simple,
     First,

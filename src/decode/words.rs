@@ -66,19 +66,13 @@ pub fn word_tags<'a>(labels: &'a [String], words: &[Option<WordLabel>]) -> Vec<&
         .collect()
 }
 
-/// Entities over words joined by single spaces, with character offsets into that text; each
-/// entity's score is the mean of its words' scores.
+/// Entities over words at the given character spans of a text; each entity runs from its first
+/// word's start to its last word's end, scored by the mean of its words' scores.
 pub fn word_entities(
     ctx: &DecodeContext,
-    tokens: &[&str],
+    spans: &[(usize, usize)],
     words: &[Option<WordLabel>],
 ) -> Vec<Entity> {
-    let mut starts = Vec::with_capacity(tokens.len());
-    let mut at = 0;
-    for t in tokens {
-        starts.push(at);
-        at += t.chars().count() + 1;
-    }
     let tags = word_tags(ctx.labels, words);
     tags::spans(&tags, ctx.scheme)
         .into_iter()
@@ -89,8 +83,8 @@ pub fn word_entities(
                 .collect();
             Entity {
                 label: kind.to_string(),
-                start: starts[a],
-                end: starts[b] + tokens[b].chars().count(),
+                start: spans[a].0,
+                end: spans[b].1,
                 score: (scores.iter().sum::<f64>() / scores.len() as f64) as f32,
             }
         })

@@ -4,11 +4,12 @@ use std::io::IsTerminal;
 use std::time::Instant;
 
 use super::metrics::Evaluation;
-use crate::batch::Tagger;
 use crate::decode::{words, Scheme};
 use crate::error::{Error, Result};
 use crate::input::{LineReader, Source};
+use crate::job::Job;
 use crate::records::{InputFormat, Record, RecordReader};
+use crate::tagger::Tagger;
 
 /// Throughput of an evaluation run.
 #[derive(Debug, Default)]
@@ -46,12 +47,48 @@ fn normalize(tag: &str, scheme: Scheme) -> std::result::Result<String, String> {
 }
 
 /// A sentence of a gold file, its tags normalized for the chunker.
-struct GoldSentence {
-    tokens: Vec<String>,
-    gold: Vec<String>,
+pub(crate) struct GoldSentence {
+    pub tokens: Vec<String>,
+    pub gold: Vec<String>,
 }
 
-fn read_gold(
+/// A progress bar on stderr, shown only when stderr is a terminal.
+pub(crate) struct Progress {
+    total: usize,
+    shown: bool,
+}
+
+impl Progress {
+    pub fn new(total: usize) -> Self {
+        Self {
+            total,
+            shown: std::io::stderr().is_terminal(),
+        }
+    }
+
+    pub fn show(&mut self, done: usize) {
+        if self.shown {
+            let frac = done as f64 / self.total.max(1) as f64;
+            let bar = (frac * 30.0) as usize;
+            eprint!(
+                "\r[{}{}] {:>3.0}% {}/{} sentences",
+                "#".repeat(bar),
+                ".".repeat(30 - bar),
+                100.0 * frac,
+                done,
+                self.total
+            );
+        }
+    }
+
+    pub fn finish(&mut self) {
+        if self.shown {
+            eprint!("\r{}\r", " ".repeat(70));
+        }
+    }
+}
+
+pub(crate) fn read_gold(
     files: &[Source],
     gold_column: Option<usize>,
     scheme: Scheme,
@@ -153,17 +190,15 @@ pub fn evaluate(
         .map(|s| (s.tokens, s.gold))
         .collect();
     let model_scheme = tagger.scheme;
-    let progress = std::io::stderr().is_terminal();
+    let mut progress = Progress::new(sentences.len());
     let mut eval = Evaluation::default();
     let mut stats = EvalStats::default();
     for chunk in sentences.chunks(chunk_size.max(1)) {
-        let words: Vec<Vec<&str>> = chunk
-            .iter()
-            .map(|(t, _)| t.iter().map(String::as_str).collect())
-            .collect();
-        let labels = tagger.tag_words(&words)?;
-        for ((tokens, gold), labels) in chunk.iter().zip(&labels) {
-            let predicted: Vec<String> = words::word_tags(tagger.labels(), labels)
+        let jobs: Vec<Job> = chunk.iter().map(|(t, _)| Job::tokens(t)).collect();
+        let results = tagger.tag_jobs(&jobs)?;
+        for ((tokens, gold), result) in chunk.iter().zip(results) {
+            let labels = result.word_labels.unwrap_or_default();
+            let predicted: Vec<String> = words::word_tags(tagger.labels(), &labels)
                 .into_iter()
                 .map(|t| normalize(t, model_scheme).unwrap_or_else(|_| t.to_string()))
                 .collect();
@@ -171,22 +206,9 @@ pub fn evaluate(
             stats.tokens += tokens.len();
         }
         stats.sentences += chunk.len();
-        if progress {
-            let done = stats.sentences as f64 / sentences.len().max(1) as f64;
-            let bar = (done * 30.0) as usize;
-            eprint!(
-                "\r[{}{}] {:>3.0}% {}/{} sentences",
-                "#".repeat(bar),
-                ".".repeat(30 - bar),
-                100.0 * done,
-                stats.sentences,
-                sentences.len()
-            );
-        }
+        progress.show(stats.sentences);
     }
+    progress.finish();
     stats.seconds = started.elapsed().as_secs_f64();
-    if progress {
-        eprint!("\r{}\r", " ".repeat(70));
-    }
     Ok((eval, stats))
 }

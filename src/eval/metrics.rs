@@ -48,6 +48,9 @@ fn ratio(a: usize, b: usize) -> f64 {
 /// Everything conlleval counts over a corpus.
 #[derive(Debug, Clone, Default)]
 pub struct Evaluation {
+    /// Natural texts scored by character spans (`eval --raw`); tokens and tag accuracy then
+    /// stay 0, as the predicted words need not be the gold tokens.
+    pub texts: usize,
     pub tokens: usize,
     pub correct_tags: usize,
     pub overall: Counts,
@@ -64,8 +67,23 @@ impl Evaluation {
             .zip(pred)
             .filter(|(g, p)| g.as_ref() == p.as_ref())
             .count();
-        let g: BTreeSet<_> = chunks(gold).into_iter().collect();
-        let p: BTreeSet<_> = chunks(pred).into_iter().collect();
+        self.count(chunks(gold), chunks(pred));
+    }
+
+    /// Adds one natural text's gold and predicted entities, `(type, start, end)` in characters:
+    /// a prediction is correct when type, start and end all match a gold entity.
+    pub fn add_spans(
+        &mut self,
+        gold: Vec<(String, usize, usize)>,
+        pred: Vec<(String, usize, usize)>,
+    ) {
+        self.texts += 1;
+        self.count(gold, pred);
+    }
+
+    fn count(&mut self, gold: Vec<(String, usize, usize)>, pred: Vec<(String, usize, usize)>) {
+        let g: BTreeSet<_> = gold.into_iter().collect();
+        let p: BTreeSet<_> = pred.into_iter().collect();
         for (kind, _, _) in &g {
             self.by_type.entry(kind.clone()).or_default().gold += 1;
         }

@@ -10,11 +10,24 @@ use super::metrics::Evaluation;
 /// conlleval's report, to the character.
 pub fn conlleval(e: &Evaluation) -> String {
     let o = &e.overall;
+    let what = if e.texts > 0 && e.tokens == 0 {
+        format!("{} texts (exact character spans)", e.texts)
+    } else {
+        format!("{} tokens", e.tokens)
+    };
     let mut s = format!(
-        "processed {} tokens with {} phrases; found: {} phrases; correct: {}.\n",
-        e.tokens, o.gold, o.found, o.correct
+        "processed {what} with {} phrases; found: {} phrases; correct: {}.\n",
+        o.gold, o.found, o.correct
     );
-    if e.tokens > 0 {
+    if e.tokens == 0 && e.texts > 0 {
+        let _ = writeln!(
+            s,
+            "precision: {:6.2}%; recall: {:6.2}%; FB1: {:6.2}",
+            100.0 * o.precision(),
+            100.0 * o.recall(),
+            100.0 * o.f1()
+        );
+    } else if e.tokens > 0 {
         let _ = writeln!(
             s,
             "accuracy: {:6.2}%; precision: {:6.2}%; recall: {:6.2}%; FB1: {:6.2}",
@@ -81,7 +94,8 @@ pub fn json(e: &Evaluation) -> serde_json::Value {
     let (wp, wr, wf) = e.weighted_avg();
     json!({
         "tokens": e.tokens,
-        "accuracy": e.accuracy(),
+        "texts": e.texts,
+        "accuracy": if e.tokens > 0 { json!(e.accuracy()) } else { json!(null) },
         "micro": per(&e.overall),
         "macro": {"precision": mp, "recall": mr, "f1": mf},
         "weighted": {"precision": wp, "recall": wr, "f1": wf},

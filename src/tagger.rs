@@ -1,0 +1,165 @@
+//! The tagger: a loaded model, its tokenizer and decoding settings, taking jobs through
+//! tokenize → batch → model → decode. Holds no per-run state.
+
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use crate::batch::{self, BatchPolicy, TaggedLine};
+use crate::config::TagOptions;
+use crate::decode::{aggregate, words, Aggregation, DecodeContext, Entity, Scheme, WordLabel};
+use crate::error::{Error, Result};
+use crate::job::{Job, JobResult};
+use crate::model::TokenClassifier;
+use crate::runtime::{Backend, Runtime};
+use crate::tokenize::{TextTokenizer, Window};
+
+pub struct Tagger {
+    pub model: TokenClassifier,
+    pub tokenizer: TextTokenizer,
+    pub scheme: Scheme,
+    pub aggregation: Aggregation,
+    pub batching: BatchPolicy,
+}
+
+/// Loads a checkpoint directory and checks that its parts fit together.
+pub fn load_tagger(dir: &Path, rt: &Runtime, opts: &TagOptions) -> Result<Tagger> {
+    let model = TokenClassifier::load(dir, rt)?;
+    let (mut tokenizer, info) = TextTokenizer::load(dir)?;
+    let cfg = model.config();
+    if tokenizer.max_id() as usize >= cfg.vocab_size {
+        return Err(Error::model_file(
+            dir,
+            format!(
+                "tokenizer has ids up to {} but the embedding table has {} rows (vocab_size): tokenizer and weights do not belong together",
+                tokenizer.max_id(),
+                cfg.vocab_size
+            ),
+        ));
+    }
+    let model_limit = cfg.max_tokens();
+    let default_len = info
+        .model_max_length
+        .map_or(model_limit, |m| m.min(model_limit));
+    let max_tokens = match opts.max_length {
+        Some(n) if n > model_limit => {
+            return Err(Error::Usage(format!(
+                "--max-length {n} exceeds what the model allows ({model_limit} tokens)"
+            )))
+        }
+        Some(n) => n,
+        None => default_len,
+    };
+    tokenizer.set_windows(max_tokens, opts.stride)?;
+    let scheme = Scheme::detect(&cfg.labels);
+    let batch_size = opts.batch_size.max(1);
+    Ok(Tagger {
+        model,
+        tokenizer,
+        scheme,
+        aggregation: opts.aggregation,
+        batching: BatchPolicy {
+            batch_size,
+            // Unpadded on the native backend: 2,048 real tokens keep the matrix products
+            // efficient and each thread's activations near 40 MB for base-sized models.
+            max_batch_tokens: batch_size
+                * if rt.backend == Backend::Native {
+                    64
+                } else {
+                    128
+                },
+            parallel_batches: rt.parallel_batches(),
+        },
+    })
+}
+
+impl Tagger {
+    pub fn labels(&self) -> &[String] {
+        &self.model.config().labels
+    }
+
+    pub fn context(&self) -> DecodeContext<'_> {
+        self.context_with(self.aggregation)
+    }
+
+    fn context_with(&self, aggregation: Aggregation) -> DecodeContext<'_> {
+        DecodeContext {
+            labels: self.labels(),
+            scheme: self.scheme,
+            subword_prefix: self.tokenizer.subword_prefix(),
+            unk_id: self.tokenizer.unk_id(),
+            aggregation,
+        }
+    }
+
+    /// Runs windows through the model in batches; probabilities grouped by line, in order.
+    pub fn run_model(&self, windows: Vec<Vec<Window>>) -> Result<Vec<TaggedLine>> {
+        batch::run_model(&self.model, &self.batching, windows)
+    }
+
+    /// Entities of a line whose windows have been through the model, decoded with one of the
+    /// pipeline's strategies (one model run can be decoded with every strategy).
+    pub fn decode(&self, line: &str, tagged: &TaggedLine, aggregation: Aggregation) -> Vec<Entity> {
+        let chars: Vec<char> = line.chars().collect();
+        aggregate::decode_line(&self.context_with(aggregation), &chars, &tagged.pairs())
+    }
+
+    /// Tags lines with the pipeline's strategies (the tokenizer decides what a word is).
+    pub fn tag(&self, lines: &[&str]) -> Result<Vec<Vec<Entity>>> {
+        let jobs: Vec<Job> = lines
+            .iter()
+            .map(|l| Job {
+                text: (*l).into(),
+                words: None,
+            })
+            .collect();
+        Ok(self
+            .tag_jobs(&jobs)?
+            .into_iter()
+            .map(|r| r.entities)
+            .collect())
+    }
+
+    /// Tags a chunk of jobs: tokenize in parallel, one model run over all their windows, decode
+    /// in parallel. Jobs with words get one label per word (from its first sub-token, or the mean /
+    /// most confident one with `average` / `max`) and entities over whole words.
+    pub fn tag_jobs(&self, jobs: &[Job]) -> Result<Vec<JobResult>> {
+        let windows = jobs
+            .par_iter()
+            .map(|job| match job.word_strs() {
+                Some(words) => self.tokenizer.windows_of_words(&words),
+                None => self.tokenizer.windows(&job.text),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let tagged = self.run_model(windows)?;
+        let ctx = self.context();
+        Ok(jobs
+            .par_iter()
+            .zip(tagged.par_iter())
+            .map(|(job, t)| match &job.words {
+                Some(spans) => {
+                    let labels = words::word_labels(&ctx, spans.len(), &t.pairs());
+                    JobResult {
+                        entities: words::word_entities(&ctx, spans, &labels),
+                        word_labels: Some(labels),
+                    }
+                }
+                None => JobResult {
+                    entities: self.decode(&job.text, t, self.aggregation),
+                    word_labels: None,
+                },
+            })
+            .collect())
+    }
+
+    /// Tags pre-tokenized sentences: one label per given word (`None` for words the tokenizer
+    /// dropped).
+    pub fn tag_words(&self, sentences: &[Vec<&str>]) -> Result<Vec<Vec<Option<WordLabel>>>> {
+        let jobs: Vec<Job> = sentences.iter().map(|s| Job::tokens(s)).collect();
+        Ok(self
+            .tag_jobs(&jobs)?
+            .into_iter()
+            .map(|r| r.word_labels.unwrap_or_default())
+            .collect())
+    }
+}
