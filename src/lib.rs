@@ -1,9 +1,11 @@
-//! ner-tag: batch named-entity tagging with Hugging Face token-classification checkpoints on candle.
+//! ner-tag: batch named-entity tagging with Hugging Face token-classification checkpoints.
 //!
 //! The pipeline, one module per stage:
-//! [`input`] → [`tokenize`] (windows) → [`batch`] → [`model`] → [`decode`] → [`output`],
-//! driven by [`pipeline`]; [`hub`] resolves `--model`, [`config`] is the checked run configuration,
-//! [`runtime`] the device, backend, precision and thread policy the model runs with.
+//! [`input`] → [`records`] → [`split`] (raw text → words, word mode) → [`job`] (one shape per
+//! record) → [`tokenize`] (windows) → [`batch`] → [`model`] → [`decode`] → [`output`];
+//! [`tagger`] takes jobs through tokenize → decode, [`pipeline`] drives the run; [`hub`] resolves
+//! `--model`, [`config`] is the checked run configuration, [`runtime`] the device, backend,
+//! precision and thread policy the model runs with, [`eval`] scores against gold files.
 
 pub mod batch;
 pub mod config;

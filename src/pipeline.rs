@@ -44,22 +44,14 @@ struct BadRecord {
 /// an error record in place of each record that cannot be tagged.
 pub fn tag_stream<W: Write>(tagger: &Tagger, cfg: &Config, out: W) -> Result<RunStats> {
     let started = Instant::now();
-    let mut reader =
-        RecordReader::new(cfg.inputs.clone(), cfg.input_format.clone()).lossy(cfg.lossy);
+    let reader = RecordReader::new(cfg.inputs.clone(), cfg.input_format.clone()).lossy(cfg.lossy);
     let names = reader.source_names();
     let with_file = names.len() > 1;
     let mut printer = Printer::new(out, cfg.format, cfg.byte_offsets, tagger.aggregation);
     let mut stats = RunStats::default();
     // Records are read on their own thread, so a signal is noticed even while a read blocks on a
     // pipe that stays open; the bounded channel keeps memory bounded.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Option<Record>>>(cfg.read_ahead);
-    std::thread::spawn(move || loop {
-        let next = reader.next_record();
-        let end = matches!(next, Ok(None));
-        if tx.send(next).is_err() || end {
-            break;
-        }
-    });
+    let rx = reader.spawn(cfg.read_ahead);
     let mut chunk: Vec<std::result::Result<Record, BadRecord>> = Vec::with_capacity(cfg.read_ahead);
     let mut done = false;
     while !done {

@@ -1,6 +1,8 @@
 //! Input stage: turns lines into records — plain text lines, JSON objects with a text field, or
 //! pre-tokenized CoNLL sentences — each remembering the file and line it came from.
 
+use std::sync::mpsc::Receiver;
+
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
@@ -87,6 +89,20 @@ impl RecordReader {
 
     pub fn source_names(&self) -> Vec<String> {
         self.lines.sources().iter().map(Source::name).collect()
+    }
+
+    /// Reads on a thread of its own into a channel holding at most `capacity` records; the
+    /// channel ends after `Ok(None)` (end of input) or when the receiver is dropped.
+    pub fn spawn(mut self, capacity: usize) -> Receiver<Result<Option<Record>>> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(capacity);
+        std::thread::spawn(move || loop {
+            let next = self.next_record();
+            let end = matches!(next, Ok(None));
+            if tx.send(next).is_err() || end {
+                break;
+            }
+        });
+        rx
     }
 
     pub fn next_record(&mut self) -> Result<Option<Record>> {

@@ -12,8 +12,8 @@
 //!    'd`), ellipses and a sentence-final period come off its end — but a period stays on
 //!    initials and acronyms (`P.`, `U.S.`, `Iraq-U.N.`), known abbreviations (`Inc.`, `vs.`,
 //!    `Calif.`) and a list number opening the line (`1.`);
-//! 4. CJK ideographs become one word each (as BERT's tokenizer treats them), and em dashes and
-//!    `…` are words of their own.
+//! 4. CJK ideographs become one word each (as BERT's tokenizer treats them); CJK and fullwidth
+//!    punctuation, em dashes and `…` are words of their own.
 //!
 //! Everything else stays whole: hyphenated names and dates (`Chester-le-Street`, `1996-08-30`),
 //! numbers (`1,000.5`, `10:30`), inner apostrophes (`O'Neill`), URLs and e-mail addresses.
@@ -50,28 +50,16 @@ fn is_opener(c: char) -> bool {
 fn is_closer(c: char) -> bool {
     matches!(
         c,
-        ',' | ';'
-            | ':'
-            | '!'
-            | '?'
-            | ')'
-            | ']'
-            | '}'
-            | '%'
-            | '"'
-            | '”'
-            | '’'
-            | '»'
-            | '›'
-            | '、'
-            | '。'
-            | '，'
+        ',' | ';' | ':' | '!' | '?' | ')' | ']' | '}' | '%' | '"' | '”' | '’' | '»' | '›'
     )
 }
 
 /// Characters that are words by themselves wherever they stand.
 fn stands_alone(c: char) -> bool {
-    matches!(c, '—' | '…') || is_cjk(c)
+    matches!(c, '—' | '…')
+        || is_cjk(c)
+        // CJK punctuation (、。「」) and fullwidth ASCII punctuation (，！？：)
+        || matches!(c as u32, 0x3001..=0x303F | 0xFF01..=0xFF0F | 0xFF1A..=0xFF20 | 0xFF3B..=0xFF40 | 0xFF5B..=0xFF65)
 }
 
 /// CJK ideographs, which BERT's tokenizer splits one by one (`tokenize_chinese_chars`).

@@ -80,6 +80,10 @@ const CASES: &[(&str, &str)] = &[
     ("Berlin—Paris", "Berlin|—|Paris"),
     ("wait… what", "wait|…|what"),
     ("東京に住む", "東|京|に|住|む"),
+    (
+        "会議。Tokyo「北」，ok！",
+        "会|議|。|Tokyo|「|北|」|，|ok|！",
+    ),
     // whitespace of every kind, empty input
     ("  a\t\tb\u{3000}c \u{a0}d  ", "a|b|c|d"),
     ("", ""),

@@ -150,3 +150,62 @@ fn natural_text_f1_on_conll_valid_reaches_the_pre_tokenized_score() {
     assert!((first - 0.8262).abs() < 5e-4, "first {first}");
     assert!(word >= 0.895, "word {word}");
 }
+
+/// Word mode equals `transformers` with `is_split_into_words=True` (first sub-token of each word)
+/// on every fixture checkpoint: BERT/DistilBERT WordPiece (cased, uncased, vocab.txt-only),
+/// XLM-R SentencePiece, BIOES labels, f16/bf16 weights. References: tests/fixtures/word_reference.py.
+#[test]
+fn fixture_words_match_transformers() {
+    let root = common::root().join("tests/fixtures");
+    let inputs = std::fs::read_to_string(root.join("inputs.txt")).unwrap();
+    let lines: Vec<&str> = inputs.lines().collect();
+    let words: Vec<Vec<String>> = lines
+        .iter()
+        .map(|l| {
+            let chars: Vec<char> = l.chars().collect();
+            split_words(l)
+                .iter()
+                .map(|&(s, e)| chars[s..e].iter().collect())
+                .collect()
+        })
+        .collect();
+    let recorded = root.join("words.jsonl");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        let text: String = words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| format!("{}\n", serde_json::json!({"line": i, "words": w})))
+            .collect();
+        std::fs::write(&recorded, text).unwrap();
+    }
+    let want_words: Vec<Vec<String>> = common::read_jsonl(&recorded)
+        .iter()
+        .map(|v| serde_json::from_value(v["words"].clone()).unwrap())
+        .collect();
+    assert_eq!(
+        words, want_words,
+        "the splitter changed: refresh with UPDATE_GOLDEN=1 and tests/fixtures/word_reference.py"
+    );
+    for name in common::FIXTURE_MODELS {
+        let dir = common::fixture_model(name);
+        let opts = ner_tag::config::TagOptions {
+            aggregation: Aggregation::Word,
+            ..Default::default()
+        };
+        let t = ner_tag::tagger::load_tagger(&dir, &Runtime::cpu(), &opts).unwrap();
+        let expected = common::read_jsonl(&dir.join("expected/words.jsonl"));
+        assert!(
+            expected.len() >= 10,
+            "{name}: only {} reference lines",
+            expected.len()
+        );
+        for rec in &expected {
+            let i = rec["line"].as_u64().unwrap() as usize;
+            let job = ner_tag::job::Job::text(lines[i], Aggregation::Word);
+            let result = t.tag_jobs(&[job]).unwrap().remove(0);
+            let got = ner_tag::decode::words::word_tags(t.labels(), &result.word_labels.unwrap());
+            let want: Vec<String> = serde_json::from_value(rec["tags"].clone()).unwrap();
+            assert_eq!(got, want, "{name}, line {i}: {:?}", lines[i]);
+        }
+    }
+}
