@@ -23,7 +23,9 @@ Examples:
   ner-tag eval -m ../shared/models/bert-minilm-conll03 ../shared/data/conll2003/valid.txt
   ner-tag eval --raw -m ../shared/models/bert-minilm-conll03 ../shared/data/conll2003/valid.txt
 
-Exit status: 0 success, 1 failure (one line on stderr), 2 usage error.";
+Exit status: 0 success; 1 failure (one line on stderr); 2 usage error; 3 some input records could
+not be tagged (error records written in their place); 130/143 stopped by SIGINT/SIGTERM after
+writing what was read.";
 
 #[derive(Parser, Debug)]
 #[command(

@@ -22,6 +22,16 @@ pub enum Error {
         msg: String,
     },
 
+    /// A JSON object that parsed but cannot be tagged (no text field, or not a string): its
+    /// error record keeps the object's fields.
+    #[error("{}", location(name, *line, msg))]
+    UntaggableObject {
+        name: String,
+        line: usize,
+        msg: String,
+        object: Box<serde_json::Map<String, serde_json::Value>>,
+    },
+
     #[error("{name}: {source}")]
     Io {
         name: String,

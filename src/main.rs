@@ -23,6 +23,17 @@ fn main() -> ExitCode {
         {
             ExitCode::SUCCESS
         }
+        // A configuration found wrong after parsing (`--max-length` beyond the model, `--device`
+        // unknown) is a usage error like the ones clap reports: exit 2.
+        Err(e)
+            if matches!(
+                e.downcast_ref::<ner_tag::Error>(),
+                Some(ner_tag::Error::Usage(_))
+            ) =>
+        {
+            eprintln!("ner-tag: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("ner-tag: {e}");
             ExitCode::from(1)

@@ -110,8 +110,7 @@ impl<W: Write> Printer<W> {
                     .collect::<Vec<_>>();
                 if let InputKind::Json(object) = &rec.input {
                     let mut object = (*object).clone();
-                    let entities = serde_json::to_value(entities).map_err(io::Error::other)?;
-                    object.insert("entities".into(), entities);
+                    object.insert("entities".into(), entities_value(&entities));
                     serde_json::to_writer(&mut self.buf, &object).map_err(io::Error::other)?;
                 } else {
                     let json = JsonRecord {
@@ -156,10 +155,23 @@ impl<W: Write> Printer<W> {
     }
 
     /// The record written in place of an input record that could not be tagged: a JSON object
-    /// with `error`, or a `#` comment line in CoNLL.
-    pub fn write_error(&mut self, file: Option<&str>, line: usize, msg: &str) -> io::Result<()> {
+    /// with `error` (the input object's fields kept, when the line was one), or a `#` comment
+    /// line in CoNLL.
+    pub fn write_error(
+        &mut self,
+        file: Option<&str>,
+        line: usize,
+        msg: &str,
+        object: Option<&serde_json::Map<String, serde_json::Value>>,
+    ) -> io::Result<()> {
         self.buf.clear();
         match self.format {
+            Format::Jsonl if object.is_some() => {
+                let mut object = object.cloned().unwrap_or_default();
+                object.insert("error".into(), msg.into());
+                serde_json::to_writer(&mut self.buf, &object).map_err(io::Error::other)?;
+                self.buf.push(b'\n');
+            }
             Format::Jsonl => {
                 #[derive(Serialize)]
                 struct ErrorRecord<'a> {
@@ -198,6 +210,18 @@ impl<W: Write> Printer<W> {
     pub fn into_inner(self) -> W {
         self.out
     }
+}
+
+/// Entities as a JSON value with scores written as f32's shortest round-trip form, as the
+/// serialized records print them (a plain f32 → f64 conversion would print 0.9901680946350098).
+fn entities_value(entities: &[JsonEntity]) -> serde_json::Value {
+    entities
+        .iter()
+        .map(|e| {
+            let score = e.score.to_string().parse::<f64>().unwrap_or(f64::from(e.score));
+            serde_json::json!({"text": e.text, "label": e.label, "start": e.start, "end": e.end, "score": score})
+        })
+        .collect()
 }
 
 /// IOB2 tag of each word: a word overlapping an entity takes its type, `B-` on the entity's first word.

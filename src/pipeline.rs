@@ -38,6 +38,38 @@ struct BadRecord {
     name: String,
     line: usize,
     msg: String,
+    /// The JSON object, when the line parsed as one: its error record keeps its fields.
+    object: Option<Box<serde_json::Map<String, serde_json::Value>>>,
+}
+
+impl From<Error> for BadRecord {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::UntaggableObject {
+                name,
+                line,
+                msg,
+                object,
+            } => BadRecord {
+                name,
+                line,
+                msg,
+                object: Some(object),
+            },
+            Error::Input { name, line, msg } => BadRecord {
+                name,
+                line,
+                msg,
+                object: None,
+            },
+            other => BadRecord {
+                name: String::new(),
+                line: 0,
+                msg: other.to_string(),
+                object: None,
+            },
+        }
+    }
 }
 
 /// Tags every record of the configured inputs and writes one output record per input record,
@@ -49,6 +81,7 @@ pub fn tag_stream<W: Write>(tagger: &Tagger, cfg: &Config, out: W) -> Result<Run
     let with_file = names.len() > 1;
     let mut printer = Printer::new(out, cfg.format, cfg.byte_offsets, tagger.aggregation);
     let mut stats = RunStats::default();
+    let progress_redraws = std::io::IsTerminal::is_terminal(&std::io::stderr());
     // Records are read on their own thread, so a signal is noticed even while a read blocks on a
     // pipe that stays open; the bounded channel keeps memory bounded.
     let rx = reader.spawn(cfg.read_ahead);
@@ -65,6 +98,9 @@ pub fn tag_stream<W: Write>(tagger: &Tagger, cfg: &Config, out: W) -> Result<Run
             }
             let next = match rx.recv_timeout(std::time::Duration::from_millis(50)) {
                 Ok(next) => next,
+                // Input paused (a live pipe): tag and write what was read instead of waiting.
+                // Flowing input never times out, so batches stay full.
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) if !chunk.is_empty() => break,
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Ok(None),
             };
@@ -74,12 +110,14 @@ pub fn tag_stream<W: Write>(tagger: &Tagger, cfg: &Config, out: W) -> Result<Run
                     done = true;
                     break;
                 }
-                Err(Error::Input { name, line, msg }) if cfg.on_error == OnError::Skip => {
+                Err(e @ (Error::Input { .. } | Error::UntaggableObject { .. }))
+                    if cfg.on_error == OnError::Skip =>
+                {
                     stats.errors += 1;
                     if stats.errors <= SHOWN_PROBLEMS {
-                        eprintln!("ner-tag: {}", crate::error::location(&name, line, &msg));
+                        eprintln!("ner-tag: {e}");
                     }
-                    chunk.push(Err(BadRecord { name, line, msg }));
+                    chunk.push(Err(BadRecord::from(e)));
                 }
                 Err(e) => {
                     // Stop here, but first write what was read before the bad record.
@@ -105,7 +143,8 @@ pub fn tag_stream<W: Write>(tagger: &Tagger, cfg: &Config, out: W) -> Result<Run
             &mut printer,
             &mut stats,
         )?;
-        if cfg.stats {
+        // Progress redraws in place on a terminal only: logs get the summary line alone.
+        if cfg.stats && progress_redraws {
             let secs = started.elapsed().as_secs_f64();
             eprint!(
                 "\rner-tag: {} records, {:.1} records/s",
@@ -116,8 +155,11 @@ pub fn tag_stream<W: Write>(tagger: &Tagger, cfg: &Config, out: W) -> Result<Run
     }
     if cfg.stats {
         let secs = started.elapsed().as_secs_f64();
+        if progress_redraws {
+            eprint!("\r{}\r", " ".repeat(60));
+        }
         eprintln!(
-            "\rner-tag: {} records, {} entities in {:.2}s ({:.1} records/s)",
+            "ner-tag: {} records, {} entities in {:.2}s ({:.1} records/s)",
             stats.lines,
             stats.entities,
             secs,
@@ -158,7 +200,12 @@ fn write_chunk<W: Write>(
             Ok(rec) => rec,
             Err(bad) => {
                 printer
-                    .write_error(with_file.then_some(bad.name.as_str()), bad.line, &bad.msg)
+                    .write_error(
+                        with_file.then_some(bad.name.as_str()),
+                        bad.line,
+                        &bad.msg,
+                        bad.object.as_deref(),
+                    )
                     .map_err(stdout_err)?;
                 continue;
             }

@@ -129,8 +129,19 @@ impl RecordReader {
                 };
                 let text = match object.get(&field) {
                     Some(Value::String(s)) => s.clone(),
-                    Some(_) => return Err(err(format!("field \"{field}\" is not a string"))),
-                    None => return Err(err(format!("no field \"{field}\""))),
+                    other => {
+                        let msg = if other.is_some() {
+                            format!("field \"{field}\" is not a string")
+                        } else {
+                            format!("no field \"{field}\"")
+                        };
+                        return Err(Error::UntaggableObject {
+                            name: self.lines.sources()[l.source].name(),
+                            line: l.line,
+                            msg,
+                            object: Box::new(object),
+                        });
+                    }
                 };
                 Ok(Some(Record::Json {
                     source: l.source,

@@ -50,7 +50,7 @@ pub fn load_tagger(dir: &Path, rt: &Runtime, opts: &TagOptions) -> Result<Tagger
         Some(n) => n,
         None => default_len,
     };
-    tokenizer.set_windows(max_tokens, opts.stride)?;
+    tokenizer.set_windows(max_tokens, opts.stride, opts.max_length.is_some())?;
     let scheme = Scheme::detect(&cfg.labels);
     let batch_size = opts.batch_size.max(1);
     Ok(Tagger {

@@ -103,19 +103,39 @@ impl TextTokenizer {
 
     /// Sets the window size (tokens, special included) and overlap used by [`Self::windows`].
     /// Without an explicit stride, windows overlap by 128 tokens, or half a window if that is less.
-    pub fn set_windows(&mut self, max_tokens: usize, stride: Option<usize>) -> Result<()> {
+    /// `max_given`: the window size came from `--max-length` (errors name only the user's flags).
+    pub fn set_windows(
+        &mut self,
+        max_tokens: usize,
+        stride: Option<usize>,
+        max_given: bool,
+    ) -> Result<()> {
         let specials = self
             .inner
             .get_post_processor()
             .map(|p| p.added_tokens(false))
             .unwrap_or(0);
+        let window = if max_given {
+            format!("--max-length {max_tokens}")
+        } else {
+            format!("the model's {max_tokens}-token windows")
+        };
+        match stride {
+            None if max_tokens <= specials => {
+                return Err(Error::Usage(format!(
+                    "{window}: no room for text after the model's {specials} special tokens"
+                )))
+            }
+            Some(s) if max_tokens <= specials + s => {
+                return Err(Error::Usage(format!(
+                    "--stride {s} must be smaller than the {} text tokens of {window} ({specials} special tokens each)",
+                    max_tokens.saturating_sub(specials)
+                )))
+            }
+            _ => {}
+        }
         let stride =
             stride.unwrap_or_else(|| DEFAULT_STRIDE.min(max_tokens.saturating_sub(specials) / 2));
-        if max_tokens <= specials + stride {
-            return Err(Error::Usage(format!(
-                "--stride {stride} must be smaller than --max-length {max_tokens} minus the {specials} special tokens"
-            )));
-        }
         self.body_tokens = max_tokens - specials;
         self.stride = stride;
         Ok(())

@@ -265,25 +265,30 @@ fn one_line_error(o: &Output, code: i32, needle: &str) {
 
 #[test]
 fn usage_and_failure_exit_codes() {
+    // Usage errors found after parsing exit 2, like clap's own.
     one_line_error(
         &run(&["-m", &tiny(), "--device", "cuda"], "x\n"),
-        1,
+        2,
         "without CUDA support",
     );
     one_line_error(
         &run(&["-m", &tiny(), "--device", "tpu"], "x\n"),
-        1,
+        2,
         "expected cpu, cuda",
     );
-    one_line_error(&run(&["-m", "/no/such/dir"], "x\n"), 1, "no such directory");
+    one_line_error(&run(&["-m", "/no/such/dir"], "x\n"), 2, "no such directory");
     one_line_error(
         &run(&["-m", &tiny(), "--stride", "47"], "x\n"),
-        1,
-        "--stride 47 must be smaller",
+        2,
+        "--stride 47 must be smaller than the 46 text tokens of the model's 48-token windows",
     );
+    // Messages name only the flags the user gave.
+    let o = run(&["-m", &tiny(), "--max-length", "2"], "x\n");
+    one_line_error(&o, 2, "--max-length 2: no room for text");
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("--stride"));
     one_line_error(
         &run(&["-m", &tiny(), "--max-length", "4096"], "x\n"),
-        1,
+        2,
         "exceeds what the model allows",
     );
     one_line_error(
@@ -366,4 +371,90 @@ fn truncation_and_padding_baked_into_tokenizer_json_are_ignored() {
         String::from_utf8_lossy(&baked.stderr)
     );
     assert_eq!(stdout(&baked), stdout(&clean));
+}
+
+#[test]
+fn a_record_comes_out_while_stdin_stays_open() {
+    let mut child = bin()
+        .args(["-m", &tiny()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"Berlin is big\n").unwrap();
+    stdin.flush().unwrap();
+    // Read the first record while stdin is still open: it must not wait for more input or EOF.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufRead::read_line(&mut out, &mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("no record within 20 s while stdin stayed open");
+    assert!(
+        line.starts_with("{\"line\":1,\"text\":\"Berlin is big\""),
+        "{line}"
+    );
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn jsonl_error_records_keep_the_object_and_scores_print_as_f32() {
+    let input = "{\"id\":7,\"text\":\"Berlin is big\"}\n{\"id\":8,\"body\":\"x\"}\n{\"id\":9,\"text\":5}\nnot json\n";
+    let o = run(
+        &["-m", &tiny(), "--input-format", "jsonl", "-a", "none"],
+        input,
+    );
+    assert_eq!(o.status.code(), Some(3));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[1],
+        "{\"id\":8,\"body\":\"x\",\"error\":\"no field \\\"text\\\"\"}"
+    );
+    assert_eq!(
+        lines[2],
+        "{\"id\":9,\"text\":5,\"error\":\"field \\\"text\\\" is not a string\"}"
+    );
+    assert!(
+        lines[3].starts_with("{\"line\":4,\"error\":\"invalid JSON"),
+        "{}",
+        lines[3]
+    );
+    // One score format: the same entity scores print identically for text and JSONL input.
+    let text = stdout(&run(&["-m", &tiny(), "-a", "none"], "Berlin is big\n"));
+    let scores = |l: &str| -> Vec<String> {
+        l.split("\"score\":")
+            .skip(1)
+            .map(|s| s.split(['}', ',']).next().unwrap().to_string())
+            .collect()
+    };
+    assert!(!scores(&text).is_empty());
+    assert_eq!(scores(lines[0]), scores(&text));
+    for s in scores(lines[0]) {
+        let v: f32 = s.parse().unwrap();
+        assert_eq!(v.to_string(), s, "shortest f32 form");
+    }
+}
+
+#[test]
+fn stats_on_a_pipe_are_plain_lines() {
+    let o = run(&["-m", &tiny(), "--stats"], "Berlin\nParis\n");
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !err.contains('\r'),
+        "no carriage returns off a terminal: {err:?}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err:?}");
+    assert!(
+        err.starts_with("ner-tag: 2 records,") && err.ends_with("records/s)\n"),
+        "{err:?}"
+    );
 }
