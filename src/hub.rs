@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::model::weights::{PYTORCH_BIN, SAFETENSORS, SAFETENSORS_INDEX};
+use crate::model::Checkpoint;
 
 const CATALOG: &str = include_str!("../models/catalog.json");
 
@@ -35,6 +36,8 @@ pub fn catalog() -> Vec<CatalogEntry> {
 /// Where the model comes from, after aliases are expanded.
 pub enum ModelSource {
     Dir(PathBuf),
+    /// The model built into the binary (`--model default`).
+    BuiltIn,
     Hub {
         id: String,
         revision: Option<String>,
@@ -43,6 +46,10 @@ pub enum ModelSource {
 
 impl ModelSource {
     pub fn parse(spec: &str, revision: Option<String>) -> Result<Self> {
+        if spec == "default" {
+            crate::model::bundled::bundled()?;
+            return Ok(Self::BuiltIn);
+        }
         let path = Path::new(spec);
         if path.is_dir() {
             return Ok(Self::Dir(path.to_path_buf()));
@@ -69,11 +76,13 @@ impl ModelSource {
         })
     }
 
-    /// The local directory holding the checkpoint, downloading what is missing from the hub.
-    pub fn resolve(&self) -> Result<PathBuf> {
+    /// The checkpoint to load: a local directory (downloading what is missing from the hub), or
+    /// the built-in model.
+    pub fn resolve(&self) -> Result<Checkpoint> {
         match self {
-            Self::Dir(d) => Ok(d.clone()),
-            Self::Hub { id, revision } => download(id, revision.as_deref()),
+            Self::Dir(d) => Ok(Checkpoint::Dir(d.clone())),
+            Self::BuiltIn => Ok(Checkpoint::BuiltIn),
+            Self::Hub { id, revision } => download(id, revision.as_deref()).map(Checkpoint::Dir),
         }
     }
 }

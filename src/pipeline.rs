@@ -279,8 +279,7 @@ fn tag_chunk<'a>(
 
 /// The whole job: resolve and load the model, then tag the inputs to stdout.
 pub fn run(cfg: &Config) -> Result<RunStats> {
-    let dir = cfg.model.resolve()?;
-    let tagger = load_tagger(&dir, &cfg.runtime, &cfg.tag)?;
+    let tagger = crate::tagger::load_checkpoint(&cfg.model.resolve()?, &cfg.runtime, &cfg.tag)?;
     let stdout = std::io::stdout();
     let out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     tag_stream(&tagger, cfg, out)

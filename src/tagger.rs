@@ -10,7 +10,7 @@ use crate::config::TagOptions;
 use crate::decode::{aggregate, words, Aggregation, DecodeContext, Entity, Scheme, WordLabel};
 use crate::error::{Error, Result};
 use crate::job::{Job, JobResult};
-use crate::model::TokenClassifier;
+use crate::model::{Checkpoint, TokenClassifier};
 use crate::runtime::{Backend, Runtime};
 use crate::tokenize::{TextTokenizer, Window};
 
@@ -24,12 +24,24 @@ pub struct Tagger {
 
 /// Loads a checkpoint directory and checks that its parts fit together.
 pub fn load_tagger(dir: &Path, rt: &Runtime, opts: &TagOptions) -> Result<Tagger> {
-    let model = TokenClassifier::load(dir, rt)?;
-    let (mut tokenizer, info) = TextTokenizer::load(dir)?;
+    load_checkpoint(&Checkpoint::Dir(dir.to_path_buf()), rt, opts)
+}
+
+/// Loads a checkpoint directory or the built-in model and checks that its parts fit together.
+pub fn load_checkpoint(ckpt: &Checkpoint, rt: &Runtime, opts: &TagOptions) -> Result<Tagger> {
+    let model = TokenClassifier::load_checkpoint(ckpt, rt)?;
+    let (mut tokenizer, info) = match ckpt {
+        Checkpoint::Dir(dir) => TextTokenizer::load(dir)?,
+        Checkpoint::BuiltIn => {
+            let b = crate::model::bundled::bundled()?;
+            TextTokenizer::from_bytes(b.tokenizer, b.tokenizer_config)?
+        }
+    };
+    let dir = ckpt.display();
     let cfg = model.config();
     if tokenizer.max_id() as usize >= cfg.vocab_size {
         return Err(Error::model_file(
-            dir,
+            &dir,
             format!(
                 "tokenizer has ids up to {} but the embedding table has {} rows (vocab_size): tokenizer and weights do not belong together",
                 tokenizer.max_id(),

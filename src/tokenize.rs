@@ -53,7 +53,7 @@ impl TextTokenizer {
     pub fn load(dir: &Path) -> Result<(Self, TokenizerInfo)> {
         let config = read_tokenizer_config(dir)?;
         let json = dir.join("tokenizer.json");
-        let mut inner = if json.is_file() {
+        let inner = if json.is_file() {
             Tokenizer::from_file(&json)
                 .map_err(|e| Error::model_file(&json, format!("cannot load tokenizer: {e}")))?
         } else if dir.join("vocab.txt").is_file() {
@@ -64,6 +64,29 @@ impl TextTokenizer {
                 "no tokenizer: expected tokenizer.json or vocab.txt",
             ));
         };
+        Self::from_parts(inner, &config)
+    }
+
+    /// The tokenizer of the built-in model, from the bytes of its `tokenizer.json` and
+    /// `tokenizer_config.json`.
+    pub fn from_bytes(json: &[u8], config: &str) -> Result<(Self, TokenizerInfo)> {
+        let name = crate::model::bundled::BUILT_IN;
+        let inner = Tokenizer::from_bytes(json).map_err(|e| {
+            Error::model_file(
+                format!("{name}/tokenizer.json"),
+                format!("cannot load tokenizer: {e}"),
+            )
+        })?;
+        let config: Value = serde_json::from_str(config).map_err(|e| {
+            Error::model_file(
+                format!("{name}/tokenizer_config.json"),
+                format!("not valid JSON: {e}"),
+            )
+        })?;
+        Self::from_parts(inner, &config)
+    }
+
+    fn from_parts(mut inner: Tokenizer, config: &Value) -> Result<(Self, TokenizerInfo)> {
         // Truncation/padding baked into tokenizer.json would silently cut or pad lines: windows set their own.
         inner.with_padding(None);
         inner

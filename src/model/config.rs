@@ -59,7 +59,13 @@ pub struct ModelConfig {
 impl ModelConfig {
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::model_file(path, e))?;
-        let v: Value = serde_json::from_str(&text)
+        Self::from_str(path, &text)
+    }
+
+    /// Parses the text of a `config.json`; `path` names it in errors.
+    pub fn from_str(path: impl AsRef<Path>, text: &str) -> Result<Self> {
+        let path = path.as_ref();
+        let v: Value = serde_json::from_str(text)
             .map_err(|e| Error::model_file(path, format!("not valid JSON: {e}")))?;
         Self::from_json(&v).map_err(|msg| Error::model_file(path, msg))
     }

@@ -6,6 +6,7 @@
 //! (`kernels`, `layers`), `candle_backend` on candle tensors (CUDA, and the CPU reference).
 
 pub mod bert;
+pub mod bundled;
 pub mod candle_backend;
 pub mod config;
 pub mod distilbert;
@@ -20,6 +21,7 @@ use std::path::Path;
 
 use candle_core::DType;
 
+pub use bundled::Checkpoint;
 pub use config::{Architecture, ModelConfig, SUPPORTED_MODEL_TYPES};
 use layers::linear::Precision;
 pub use weights::WeightFiles;
@@ -43,7 +45,23 @@ impl TokenClassifier {
     /// whatever the stored dtype.
     pub fn load(dir: &Path, rt: &Runtime) -> Result<Self> {
         let cfg = ModelConfig::from_file(&dir.join("config.json"))?;
-        let files = WeightFiles::find(dir)?;
+        Self::load_weights(cfg, WeightFiles::find(dir)?, rt)
+    }
+
+    /// Loads a directory or the built-in model.
+    pub fn load_checkpoint(ckpt: &Checkpoint, rt: &Runtime) -> Result<Self> {
+        match ckpt {
+            Checkpoint::Dir(dir) => Self::load(dir, rt),
+            Checkpoint::BuiltIn => {
+                let b = bundled::bundled()?;
+                let name = format!("{}/config.json", bundled::BUILT_IN);
+                let cfg = ModelConfig::from_str(&name, b.config)?;
+                Self::load_weights(cfg, WeightFiles::Static(b.weights), rt)
+            }
+        }
+    }
+
+    fn load_weights(cfg: ModelConfig, files: WeightFiles, rt: &Runtime) -> Result<Self> {
         let bad = |e: String| {
             Error::model_file(
                 files.display_path(),

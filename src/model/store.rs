@@ -77,15 +77,48 @@ pub struct Entry {
     end: u64,
 }
 
-/// An embedding table: owned f32 rows, or rows read in place from a memory-mapped file.
+/// An embedding table: owned f32 rows, or rows read in place from a memory-mapped file or the
+/// bytes of the built-in model.
 pub enum Table {
     Owned(Vec<f32>),
     Mapped {
-        map: Arc<Mmap>,
+        map: Bytes,
         start: usize,
         elem: Elem,
         cols: usize,
     },
+}
+
+/// Bytes a table reads its rows from.
+#[derive(Clone)]
+pub enum Bytes {
+    Map(Arc<Mmap>),
+    Static(&'static [u8]),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Map(m) => m,
+            Bytes::Static(b) => b,
+        }
+    }
+}
+
+/// Where a safetensors file's bytes are.
+pub enum Source {
+    File(PathBuf),
+    Static(&'static [u8]),
+}
+
+impl Source {
+    fn name(&self) -> String {
+        match self {
+            Source::File(p) => p.display().to_string(),
+            Source::Static(_) => super::weights::BUILT_IN_WEIGHTS.to_string(),
+        }
+    }
 }
 
 impl Table {
@@ -109,7 +142,7 @@ impl Table {
 
 pub enum Store {
     Safetensors {
-        paths: Vec<PathBuf>,
+        sources: Vec<Source>,
         entries: HashMap<String, Entry>,
         maps: Vec<std::sync::OnceLock<Arc<Mmap>>>,
     },
@@ -117,20 +150,23 @@ pub enum Store {
 }
 
 impl Store {
-    /// Reads the headers of safetensors files (already checked by `WeightFiles`).
-    pub fn safetensors(paths: &[PathBuf]) -> Res<Self> {
+    /// Reads the headers of safetensors files or bytes (already checked by `WeightFiles`).
+    pub fn safetensors(sources: Vec<Source>) -> Res<Self> {
         let mut entries = HashMap::new();
-        for (i, p) in paths.iter().enumerate() {
-            let mut f = File::open(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        for (i, src) in sources.iter().enumerate() {
+            let name = src.name();
+            let mut f: Box<dyn Read> = match src {
+                Source::File(p) => Box::new(File::open(p).map_err(|e| format!("{name}: {e}"))?),
+                Source::Static(b) => Box::new(std::io::Cursor::new(*b)),
+            };
             let mut n = [0u8; 8];
-            f.read_exact(&mut n)
-                .map_err(|e| format!("{}: {e}", p.display()))?;
+            f.read_exact(&mut n).map_err(|e| format!("{name}: {e}"))?;
             let len = u64::from_le_bytes(n);
             let mut header = vec![0u8; len as usize];
             f.read_exact(&mut header)
-                .map_err(|e| format!("{}: {e}", p.display()))?;
+                .map_err(|e| format!("{name}: {e}"))?;
             let v: serde_json::Value =
-                serde_json::from_slice(&header).map_err(|e| format!("{}: {e}", p.display()))?;
+                serde_json::from_slice(&header).map_err(|e| format!("{name}: {e}"))?;
             for (name, t) in v.as_object().into_iter().flatten() {
                 if name == "__metadata__" {
                     continue;
@@ -161,7 +197,7 @@ impl Store {
                     _ => {
                         return Err(format!(
                             "{}: tensor {name} has bad data_offsets",
-                            p.display()
+                            src.name()
                         ))
                     }
                 };
@@ -179,9 +215,9 @@ impl Store {
             }
         }
         Ok(Self::Safetensors {
-            paths: paths.to_vec(),
+            maps: sources.iter().map(|_| Default::default()).collect(),
+            sources,
             entries,
-            maps: paths.iter().map(|_| Default::default()).collect(),
         })
     }
 
@@ -240,9 +276,20 @@ impl Store {
                     .map_err(|e| crate::error::first_line(&e))?;
                 Ok(())
             }
-            Self::Safetensors { paths, .. } => {
+            Self::Safetensors { sources, .. } => {
                 let e = self.entry(name, shape)?;
-                let path = &paths[e.file];
+                let path = match &sources[e.file] {
+                    Source::File(p) => p,
+                    Source::Static(bytes) => {
+                        let data = bytes
+                            .get(e.start as usize..e.end as usize)
+                            .ok_or_else(|| format!("truncated at tensor {name}"))?;
+                        out.clear();
+                        out.resize(shape.iter().product(), 0.0);
+                        e.elem.expect("checked").convert(data, out);
+                        return Ok(());
+                    }
+                };
                 let len = e.end - e.start;
                 BYTES.with_borrow_mut(|bytes| {
                     bytes.clear();
@@ -267,20 +314,21 @@ impl Store {
     pub fn table(&self, name: &str, rows: usize, cols: usize) -> Res<Table> {
         match self {
             Self::Candle(_) => Ok(Table::Owned(self.f32(name, &[rows, cols])?)),
-            Self::Safetensors { paths, maps, .. } => {
+            Self::Safetensors { sources, maps, .. } => {
                 let e = self.entry(name, &[rows, cols])?;
-                let map = match maps[e.file].get() {
-                    Some(m) => m.clone(),
-                    None => {
-                        let f = File::open(&paths[e.file]).map_err(|err| err.to_string())?;
+                let map = match (&sources[e.file], maps[e.file].get()) {
+                    (Source::Static(b), _) => Bytes::Static(b),
+                    (Source::File(_), Some(m)) => Bytes::Map(m.clone()),
+                    (Source::File(path), None) => {
+                        let f = File::open(path).map_err(|err| err.to_string())?;
                         // SAFETY: mapped read-only; like every mmap user we rely on nobody truncating
                         // the file while ner-tag runs (its size was checked against the header).
                         let m = Arc::new(unsafe { Mmap::map(&f) }.map_err(|err| err.to_string())?);
-                        maps[e.file].get_or_init(|| m).clone()
+                        Bytes::Map(maps[e.file].get_or_init(|| m).clone())
                     }
                 };
                 if map.len() < e.end as usize {
-                    return Err(format!("{}: truncated", paths[e.file].display()));
+                    return Err(format!("{}: truncated", sources[e.file].name()));
                 }
                 Ok(Table::Mapped {
                     map,
@@ -345,7 +393,13 @@ pub fn open(files: &super::WeightFiles) -> crate::Result<Store> {
     match files {
         super::WeightFiles::Safetensors(paths) => {
             files.check()?;
-            Store::safetensors(paths).map_err(|e| crate::Error::model_file(&paths[0], e))
+            let sources = paths.iter().cloned().map(Source::File).collect();
+            Store::safetensors(sources).map_err(|e| crate::Error::model_file(&paths[0], e))
+        }
+        super::WeightFiles::Static(bytes) => {
+            files.check()?;
+            Store::safetensors(vec![Source::Static(bytes)])
+                .map_err(|e| crate::Error::model_file(files.display_path(), e))
         }
         super::WeightFiles::Pickle(_) => Store::candle(files),
     }

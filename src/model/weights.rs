@@ -20,7 +20,12 @@ pub const PYTORCH_BIN: &str = "pytorch_model.bin";
 pub enum WeightFiles {
     Safetensors(Vec<PathBuf>),
     Pickle(PathBuf),
+    /// A safetensors file compiled into the binary (the built-in model).
+    Static(&'static [u8]),
 }
+
+/// How error messages name the built-in model's weights.
+pub const BUILT_IN_WEIGHTS: &str = "<built-in model>/model.safetensors";
 
 impl WeightFiles {
     pub fn find(dir: &Path) -> Result<Self> {
@@ -47,15 +52,24 @@ impl WeightFiles {
         match self {
             Self::Safetensors(p) => &p[0],
             Self::Pickle(p) => p,
+            Self::Static(_) => Path::new(BUILT_IN_WEIGHTS),
         }
     }
 
     /// Checks that safetensors files are complete (header and data sizes).
     pub fn check(&self) -> Result<()> {
-        if let Self::Safetensors(paths) = self {
-            for p in paths {
-                check_safetensors_header(p)?;
+        match self {
+            Self::Safetensors(paths) => {
+                for p in paths {
+                    check_safetensors_header(p)?;
+                }
             }
+            Self::Static(bytes) => check_header(
+                Path::new(BUILT_IN_WEIGHTS),
+                &mut std::io::Cursor::new(bytes),
+                bytes.len() as u64,
+            )?,
+            Self::Pickle(_) => {}
         }
         Ok(())
     }
@@ -72,6 +86,15 @@ impl WeightFiles {
                 unsafe { VarBuilder::from_mmaped_safetensors(paths, dtype, device) }.map_err(|e| {
                     Error::model_file(
                         &paths[0],
+                        format!("cannot read safetensors: {}", crate::error::first_line(&e)),
+                    )
+                })
+            }
+            Self::Static(bytes) => {
+                self.check()?;
+                VarBuilder::from_slice_safetensors(bytes, dtype, device).map_err(|e| {
+                    Error::model_file(
+                        BUILT_IN_WEIGHTS,
                         format!("cannot read safetensors: {}", crate::error::first_line(&e)),
                     )
                 })
@@ -130,9 +153,13 @@ pub fn shard_names(index: &Path) -> Result<Vec<String>> {
 /// Validates the header length and that the data section matches the file size, so a truncated
 /// download fails here with a clear message instead of deep inside a tensor read.
 fn check_safetensors_header(path: &Path) -> Result<()> {
-    use std::io::Read;
     let mut f = std::fs::File::open(path).map_err(|e| Error::model_file(path, e))?;
     let len = f.metadata().map_err(|e| Error::model_file(path, e))?.len();
+    check_header(path, &mut f, len)
+}
+
+/// [`check_safetensors_header`] for `len` bytes read from `f`; `path` names them in errors.
+fn check_header(path: &Path, f: &mut dyn std::io::Read, len: u64) -> Result<()> {
     let mut n = [0u8; 8];
     if len < 8 || f.read_exact(&mut n).is_err() {
         return Err(Error::model_file(
