@@ -4,10 +4,7 @@
 
 mod common;
 
-use std::process::Stdio;
-
 fn tag(args: &[&str], env: &[(&str, &str)], stdin: &str) -> std::process::Output {
-    use std::io::Write;
     let hf_home = tempfile::tempdir().unwrap(); // an empty cache: nothing downloaded, ever
     let mut cmd = common::ner_tag();
     cmd.env("HF_HOME", hf_home.path())
@@ -15,15 +12,7 @@ fn tag(args: &[&str], env: &[(&str, &str)], stdin: &str) -> std::process::Output
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    child.wait_with_output().unwrap()
+    common::run_with(cmd, args, stdin)
 }
 
 fn entities(out: &[u8]) -> Vec<(String, String)> {

@@ -228,7 +228,10 @@ fn jsonl_input_errors_name_the_line() {
             .unwrap();
         // A line that parsed as an object keeps its fields (like a tagged record, no `line`);
         // anything else gets the bare {"line", "error"} record.
-        let bad_input = input.lines().nth(line.parse::<usize>().unwrap() - 1).unwrap();
+        let bad_input = input
+            .lines()
+            .nth(line.parse::<usize>().unwrap() - 1)
+            .unwrap();
         match serde_json::from_str::<serde_json::Value>(bad_input) {
             Ok(serde_json::Value::Object(mut o)) => {
                 o.insert("error".into(), bad["error"].clone());

@@ -113,9 +113,18 @@ pub fn ner_tag() -> std::process::Command {
 
 /// Runs `ner-tag` with `args`, feeding `stdin`, with the hub out of reach.
 pub fn run(args: &[&str], stdin: &str) -> std::process::Output {
+    run_with(ner_tag(), args, stdin)
+}
+
+/// Runs the prepared command (environment set by the caller) with `args`, feeding `stdin`.
+pub fn run_with(
+    mut cmd: std::process::Command,
+    args: &[&str],
+    stdin: &str,
+) -> std::process::Output {
     use std::io::Write;
     use std::process::Stdio;
-    let mut child = ner_tag()
+    let mut child = cmd
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
