@@ -38,6 +38,9 @@ const ABBREVIATIONS: &[&str] = &[
 /// Clitics split off the word they follow, as the treebank writes them.
 const CLITICS: &[&str] = &["n't", "'s", "'re", "'ve", "'m", "'ll", "'d"];
 
+/// The same clitics written with a typographic apostrophe, in the same order.
+const CURLY_CLITICS: &[&str] = &["n’t", "’s", "’re", "’ve", "’m", "’ll", "’d"];
+
 /// Characters split off the front of a chunk.
 fn is_opener(c: char) -> bool {
     matches!(
@@ -208,11 +211,11 @@ fn split_chunk(
 
 /// Byte length of a clitic ending `word`, when something that can carry it comes before.
 fn clitic(word: &str) -> Option<usize> {
-    for c in CLITICS {
-        for v in [c.to_string(), c.replace('\'', "’")] {
+    for (c, curly) in CLITICS.iter().zip(CURLY_CLITICS) {
+        for v in [c, curly] {
             let k = v.len();
             let at = word.len().wrapping_sub(k);
-            if word.len() > k && word.is_char_boundary(at) && word[at..].eq_ignore_ascii_case(&v) {
+            if word.len() > k && word.is_char_boundary(at) && word[at..].eq_ignore_ascii_case(v) {
                 let before = word[..at].chars().next_back()?;
                 let carries = if *c == "n't" {
                     before.is_alphabetic()
