@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use crate::batch::{self, BatchPolicy, TaggedLine};
 use crate::config::TagOptions;
-use crate::decode::{aggregate, words, Aggregation, DecodeContext, Entity, Scheme, WordLabel};
+use crate::decode::{aggregate, words, Aggregation, DecodeContext, Entity, Scheme};
 use crate::error::{Error, Result};
 use crate::job::{Job, JobResult};
 use crate::model::{Checkpoint, TokenClassifier};
@@ -161,17 +161,6 @@ impl Tagger {
                     word_labels: None,
                 },
             })
-            .collect())
-    }
-
-    /// Tags pre-tokenized sentences: one label per given word (`None` for words the tokenizer
-    /// dropped).
-    pub fn tag_words(&self, sentences: &[Vec<&str>]) -> Result<Vec<Vec<Option<WordLabel>>>> {
-        let jobs: Vec<Job> = sentences.iter().map(|s| Job::tokens(s)).collect();
-        Ok(self
-            .tag_jobs(&jobs)?
-            .into_iter()
-            .map(|r| r.word_labels.unwrap_or_default())
             .collect())
     }
 }
