@@ -79,9 +79,9 @@ struct ModelArgs {
     #[arg(long, value_name = "N")]
     stride: Option<usize>,
 
-    /// Windows per forward pass.
-    #[arg(short, long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096))]
-    batch_size: u32,
+    /// Windows per forward pass [default: 32 on the CPU, 256 on a GPU].
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    batch_size: Option<u32>,
 
     /// Worker threads for tokenizing, decoding and the CPU matrix kernels [default: all cores].
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
@@ -95,6 +95,11 @@ struct ModelArgs {
     /// per-row int8 activations; about twice as fast, F1 within a few tenths of a point).
     #[arg(long, value_enum, default_value_t = QuantizeArg::None)]
     quantize: QuantizeArg,
+
+    /// What the encoder computes in: f32, f16 or bf16 [default: f16 on CUDA, f32 on CPU]. LayerNorm
+    /// and softmax accumulate in f32 whatever it is; the CPU's native kernels take f32 only.
+    #[arg(long, value_name = "DTYPE", value_parser = ["f32", "f16", "bf16"])]
+    dtype: Option<String>,
 
     /// Model implementation: native (our CPU kernels) or candle [default: native on CPU, candle
     /// on CUDA].
@@ -275,7 +280,8 @@ impl ModelArgs {
             BackendArg::Native => Backend::Native,
             BackendArg::Candle => Backend::Candle,
         });
-        let rt = Runtime::open(device, backend, quantize)?;
+        let dtype = self.dtype.as_deref().map(runtime::parse_dtype).transpose()?;
+        let rt = Runtime::open(device, backend, quantize, dtype)?;
         let spec = match &self.model {
             Some(m) => m.clone(),
             None => std::env::var("NER_TAG_MODEL")
@@ -290,7 +296,10 @@ impl ModelArgs {
                 }),
         };
         let model = ModelSource::parse(&spec, self.revision.clone())?;
-        let batch_size = self.batch_size as usize;
+        // A GPU wants many windows per pass (a token budget of 256 × 128 padded tokens).
+        let batch_size = self
+            .batch_size
+            .map_or(if rt.device.is_cpu() { 32 } else { 256 }, |b| b as usize);
         let opts = TagOptions {
             aggregation: self.aggregation.into(),
             max_length: self.max_length,

@@ -63,6 +63,14 @@ impl<'a> Job<'a> {
         }
     }
 
+    /// The same job owning its text, to travel between the run loop's threads.
+    pub fn into_owned(self) -> Job<'static> {
+        Job {
+            text: Cow::Owned(self.text.into_owned()),
+            words: self.words,
+        }
+    }
+
     /// The words as slices of the text.
     pub fn word_strs(&self) -> Option<Vec<&str>> {
         let words = self.words.as_ref()?;

@@ -17,6 +17,8 @@ use crate::error::{Error, Result};
 use crate::job::{Job, JobResult};
 use crate::output::{Format, InputKind, Printer, TaggedRecord};
 use crate::records::{Record, RecordReader};
+use crate::tokenize::Window;
+use crate::batch::TaggedLine;
 pub use crate::tagger::{load_tagger, Tagger};
 
 /// Summary of a run, for the stderr stats line and the exit status.
@@ -28,6 +30,9 @@ pub struct RunStats {
     pub errors: usize,
     /// The signal that stopped the run early (SIGINT, SIGTERM), if one did.
     pub interrupted: Option<i32>,
+    /// Seconds spent in the model stage (forward passes, the device synchronised at the end of
+    /// each chunk): next to the wall time, how busy the device was kept.
+    pub model_secs: f64,
 }
 
 /// Problems reported one per line on stderr, up to this many; the rest are counted.
@@ -72,99 +77,139 @@ impl From<Error> for BadRecord {
     }
 }
 
-/// Tags every record of the configured inputs and writes one output record per input record,
-/// an error record in place of each record that cannot be tagged.
-pub fn tag_stream<W: Write>(tagger: &Tagger, cfg: &Config, out: W) -> Result<RunStats> {
-    let started = Instant::now();
-    let reader = RecordReader::new(cfg.inputs.clone(), cfg.input_format.clone()).lossy(cfg.lossy);
-    let names = reader.source_names();
-    let with_file = names.len() > 1;
-    let mut printer = Printer::new(out, cfg.format, cfg.byte_offsets, tagger.aggregation);
-    let mut stats = RunStats::default();
-    let progress_redraws = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    // Records are read on their own thread, so a signal is noticed even while a read blocks on a
-    // pipe that stays open; the bounded channel keeps memory bounded.
-    let rx = reader.spawn(cfg.read_ahead);
-    let mut chunk: Vec<std::result::Result<Record, BadRecord>> = Vec::with_capacity(cfg.read_ahead);
-    let mut done = false;
-    while !done {
-        chunk.clear();
+type Slot = std::result::Result<Record, BadRecord>;
+
+/// How reading a chunk ended, when it ended the input.
+enum End {
+    Eof,
+    /// Stopped by a signal: what was read is still tagged and written.
+    Interrupted(i32),
+    /// A bad record under `--on-error fail`: what was read before it is written, then this.
+    Fatal(Error),
+}
+
+/// Cuts the record stream into chunks of at most `read_ahead` records.
+struct Chunker<'c> {
+    rx: std::sync::mpsc::Receiver<Result<Option<Record>>>,
+    cfg: &'c Config,
+    errors: usize,
+}
+
+impl Chunker<'_> {
+    /// The next chunk, and how the input ended if it did.
+    fn next(&mut self) -> (Vec<Slot>, Option<End>) {
+        use std::sync::mpsc::RecvTimeoutError;
+        let cfg = self.cfg;
+        let mut chunk = Vec::with_capacity(cfg.read_ahead);
         while chunk.len() < cfg.read_ahead {
             if let Some(sig) = cfg.interrupt.as_ref().and_then(Interrupt::signal) {
-                // Stop reading; what was read is still tagged and written below.
-                stats.interrupted = Some(sig);
-                done = true;
-                break;
+                return (chunk, Some(End::Interrupted(sig)));
             }
-            let next = match rx.recv_timeout(std::time::Duration::from_millis(50)) {
+            let next = match self.rx.recv_timeout(std::time::Duration::from_millis(50)) {
                 Ok(next) => next,
                 // Input paused (a live pipe): tag and write what was read instead of waiting.
                 // Flowing input never times out, so batches stay full.
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) if !chunk.is_empty() => break,
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Ok(None),
+                Err(RecvTimeoutError::Timeout) if !chunk.is_empty() => break,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => Ok(None),
             };
             match next {
                 Ok(Some(rec)) => chunk.push(Ok(rec)),
-                Ok(None) => {
-                    done = true;
-                    break;
-                }
+                Ok(None) => return (chunk, Some(End::Eof)),
                 Err(e @ (Error::Input { .. } | Error::UntaggableObject { .. }))
                     if cfg.on_error == OnError::Skip =>
                 {
-                    stats.errors += 1;
-                    if stats.errors <= SHOWN_PROBLEMS {
+                    self.errors += 1;
+                    if self.errors <= SHOWN_PROBLEMS {
                         eprintln!("ner-tag: {e}");
                     }
                     chunk.push(Err(BadRecord::from(e)));
                 }
-                Err(e) => {
-                    // Stop here, but first write what was read before the bad record.
-                    write_chunk(
-                        tagger,
-                        cfg,
-                        &chunk,
-                        &names,
-                        with_file,
-                        &mut printer,
-                        &mut stats,
-                    )?;
-                    return Err(e);
-                }
+                Err(e) => return (chunk, Some(End::Fatal(e))),
             }
         }
-        write_chunk(
-            tagger,
-            cfg,
-            &chunk,
-            &names,
-            with_file,
-            &mut printer,
-            &mut stats,
-        )?;
-        // Progress redraws in place on a terminal only: logs get the summary line alone.
-        if cfg.stats && progress_redraws {
-            let secs = started.elapsed().as_secs_f64();
-            eprint!(
-                "\rner-tag: {} records, {:.1} records/s",
-                stats.lines,
-                stats.lines as f64 / secs.max(1e-9)
-            );
-        }
+        (chunk, None)
     }
-    if cfg.stats {
-        let secs = started.elapsed().as_secs_f64();
-        if progress_redraws {
-            eprint!("\r{}\r", " ".repeat(60));
+}
+
+/// A chunk on its way through the stages: its records, a job per good record, their windows
+/// (after tokenizing) and probabilities (after the model).
+struct Chunk {
+    slots: Vec<Slot>,
+    jobs: Vec<Job<'static>>,
+    windows: Vec<Vec<Window>>,
+    tagged: Vec<TaggedLine>,
+    /// Seconds the model stage took on it.
+    model_secs: f64,
+}
+
+/// Tokenize stage (host, parallel).
+fn prepare(tagger: &Tagger, slots: Vec<Slot>) -> Result<Chunk> {
+    let jobs: Vec<Job<'static>> = slots
+        .par_iter()
+        .filter_map(|s| s.as_ref().ok())
+        .map(|r| Job::from_record(r, tagger.aggregation).into_owned())
+        .collect();
+    let windows = tagger.windows(&jobs)?;
+    Ok(Chunk {
+        slots,
+        jobs,
+        windows,
+        tagged: Vec::new(),
+        model_secs: 0.0,
+    })
+}
+
+/// Model stage (the device).
+fn forward(tagger: &Tagger, mut chunk: Chunk) -> Result<Chunk> {
+    let started = Instant::now();
+    chunk.tagged = tagger.run_model(std::mem::take(&mut chunk.windows))?;
+    chunk.model_secs = started.elapsed().as_secs_f64();
+    Ok(chunk)
+}
+
+/// Tags every record of the configured inputs and writes one output record per input record,
+/// an error record in place of each record that cannot be tagged.
+///
+/// On CPU the stages of a chunk run one after another, each using every core. On a GPU they
+/// overlap: while the device runs chunk n, chunk n+1 is read and tokenized and chunk n−1 decoded
+/// and written, so the GPU does not wait on the host.
+pub fn tag_stream<W: Write + Send>(tagger: &Tagger, cfg: &Config, out: W) -> Result<RunStats> {
+    let reader = RecordReader::new(cfg.inputs.clone(), cfg.input_format.clone()).lossy(cfg.lossy);
+    let names = reader.source_names();
+    let mut writer = Writer {
+        printer: Printer::new(out, cfg.format, cfg.byte_offsets, tagger.aggregation),
+        with_file: names.len() > 1,
+        names,
+        stats: RunStats::default(),
+        started: Instant::now(),
+        progress: cfg.stats && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    // Records are read on their own thread, so a signal is noticed even while a read blocks on a
+    // pipe that stays open; the bounded channel keeps memory bounded.
+    let mut chunker = Chunker {
+        rx: reader.spawn(cfg.read_ahead),
+        cfg,
+        errors: 0,
+    };
+    let end = if tagger.batching.parallel_batches {
+        loop {
+            let (slots, end) = chunker.next();
+            let chunk = forward(tagger, prepare(tagger, slots)?)?;
+            writer.write(tagger, cfg.format, chunk)?;
+            if let Some(end) = end {
+                break end;
+            }
         }
-        eprintln!(
-            "ner-tag: {} records, {} entities in {:.2}s ({:.1} records/s)",
-            stats.lines,
-            stats.entities,
-            secs,
-            stats.lines as f64 / secs.max(1e-9)
-        );
+    } else {
+        overlapped(tagger, cfg.format, &mut chunker, &mut writer)?
+    };
+    let mut stats = writer.finish(cfg.stats)?;
+    stats.errors += chunker.errors;
+    match end {
+        End::Eof => {}
+        End::Interrupted(sig) => stats.interrupted = Some(sig),
+        End::Fatal(e) => return Err(e),
     }
     if stats.errors > 0 {
         let hidden = stats.errors.saturating_sub(SHOWN_PROBLEMS);
@@ -178,82 +223,161 @@ pub fn tag_stream<W: Write>(tagger: &Tagger, cfg: &Config, out: W) -> Result<Run
     Ok(stats)
 }
 
-/// Tags the good records of a chunk and writes every record, in input order, then flushes.
-fn write_chunk<W: Write>(
+/// The GPU's run loop: reading + tokenizing here, the model on its own thread, decoding +
+/// writing on another, two chunks in flight between stages at most (memory stays bounded).
+fn overlapped<W: Write + Send>(
     tagger: &Tagger,
-    cfg: &Config,
-    chunk: &[std::result::Result<Record, BadRecord>],
-    names: &[String],
-    with_file: bool,
-    printer: &mut Printer<W>,
-    stats: &mut RunStats,
-) -> Result<()> {
-    if chunk.is_empty() {
-        return Ok(());
-    }
-    let good: Vec<&Record> = chunk.iter().filter_map(|r| r.as_ref().ok()).collect();
-    let tagged = tag_chunk(tagger, &good, cfg.format)?;
-    let mut tagged = tagged.iter();
-    let stdout_err = |e| Error::io("stdout", e);
-    for slot in chunk {
-        let rec = match slot {
-            Ok(rec) => rec,
-            Err(bad) => {
-                printer
-                    .write_error(
-                        with_file.then_some(bad.name.as_str()),
-                        bad.line,
-                        &bad.msg,
-                        bad.object.as_deref(),
-                    )
-                    .map_err(stdout_err)?;
-                continue;
+    format: Format,
+    chunker: &mut Chunker,
+    writer: &mut Writer<W>,
+) -> Result<End> {
+    use std::sync::mpsc::sync_channel;
+    std::thread::scope(|s| {
+        let (to_model, model_rx) = sync_channel::<Chunk>(1);
+        let (to_writer, writer_rx) = sync_channel::<Result<Chunk>>(1);
+        s.spawn(move || {
+            for chunk in model_rx {
+                let done = forward(tagger, chunk);
+                let failed = done.is_err();
+                if to_writer.send(done).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        let writing = s.spawn(move || -> Result<()> {
+            for chunk in writer_rx {
+                writer.write(tagger, format, chunk?)?;
+            }
+            Ok(())
+        });
+        let end = loop {
+            let (slots, end) = chunker.next();
+            let sent = match prepare(tagger, slots) {
+                Ok(chunk) => to_model.send(chunk).is_ok(),
+                Err(e) => break End::Fatal(e),
+            };
+            // A closed channel means a later stage failed: its error is returned below.
+            if !sent {
+                break End::Eof;
+            }
+            if let Some(end) = end {
+                break end;
             }
         };
-        let t = tagged.next().expect("one result per good record");
-        let input = match rec {
-            Record::Text { .. } => InputKind::Text,
-            Record::Json { object, .. } => InputKind::Json(object),
-            Record::Sentence { gold, .. } => InputKind::Sentence {
-                predicted: &t.word_tags,
-                gold: gold.as_deref(),
-            },
-        };
-        let record = TaggedRecord {
-            file: with_file.then(|| names[rec.source()].as_str()),
-            line: rec.line(),
-            text: &t.job.text,
-            entities: &t.result.entities,
-            words: &t.words,
-            input,
-        };
-        printer.write(&record).map_err(stdout_err)?;
-        stats.entities += t.result.entities.len();
+        drop(to_model);
+        writing.join().expect("writer thread panicked")?;
+        Ok(end)
+    })
+}
+
+/// Decode + write stage: owns the printer and the counts.
+struct Writer<W: Write> {
+    printer: Printer<W>,
+    names: Vec<String>,
+    with_file: bool,
+    stats: RunStats,
+    started: Instant,
+    /// Redraw a progress line in place (stderr is a terminal and --stats is on).
+    progress: bool,
+}
+
+impl<W: Write> Writer<W> {
+    /// Decodes the good records of a tagged chunk and writes every record, in input order, then
+    /// flushes.
+    fn write(&mut self, tagger: &Tagger, format: Format, chunk: Chunk) -> Result<()> {
+        self.stats.model_secs += chunk.model_secs;
+        if chunk.slots.is_empty() {
+            return Ok(());
+        }
+        let results = tagger.decode_jobs(&chunk.jobs, &chunk.tagged);
+        let tagged = finish_jobs(tagger, chunk.jobs, results, format)?;
+        let mut tagged = tagged.iter();
+        let stdout_err = |e| Error::io("stdout", e);
+        for slot in &chunk.slots {
+            let rec = match slot {
+                Ok(rec) => rec,
+                Err(bad) => {
+                    self.printer
+                        .write_error(
+                            self.with_file.then_some(bad.name.as_str()),
+                            bad.line,
+                            &bad.msg,
+                            bad.object.as_deref(),
+                        )
+                        .map_err(stdout_err)?;
+                    continue;
+                }
+            };
+            let t = tagged.next().expect("one result per good record");
+            let input = match rec {
+                Record::Text { .. } => InputKind::Text,
+                Record::Json { object, .. } => InputKind::Json(object),
+                Record::Sentence { gold, .. } => InputKind::Sentence {
+                    predicted: &t.word_tags,
+                    gold: gold.as_deref(),
+                },
+            };
+            let record = TaggedRecord {
+                file: self.with_file.then(|| self.names[rec.source()].as_str()),
+                line: rec.line(),
+                text: &t.job.text,
+                entities: &t.result.entities,
+                words: &t.words,
+                input,
+            };
+            self.printer.write(&record).map_err(stdout_err)?;
+            self.stats.entities += t.result.entities.len();
+        }
+        self.stats.lines += chunk.slots.len();
+        self.printer.flush().map_err(stdout_err)?;
+        // Progress redraws in place on a terminal only: logs get the summary line alone.
+        if self.progress {
+            let secs = self.started.elapsed().as_secs_f64();
+            eprint!(
+                "\rner-tag: {} records, {:.1} records/s",
+                self.stats.lines,
+                self.stats.lines as f64 / secs.max(1e-9)
+            );
+        }
+        Ok(())
     }
-    stats.lines += chunk.len();
-    printer.flush().map_err(stdout_err)
+
+    fn finish(self, stats: bool) -> Result<RunStats> {
+        if stats {
+            let secs = self.started.elapsed().as_secs_f64();
+            if self.progress {
+                eprint!("\r{}\r", " ".repeat(60));
+            }
+            eprintln!(
+                "ner-tag: {} records, {} entities in {:.2}s ({:.1} records/s; model stage {:.2}s, {:.0}% of the wall time)",
+                self.stats.lines,
+                self.stats.entities,
+                secs,
+                self.stats.lines as f64 / secs.max(1e-9),
+                self.stats.model_secs,
+                100.0 * self.stats.model_secs / secs.max(1e-9)
+            );
+        }
+        Ok(self.stats)
+    }
 }
 
 /// What tagging one record produced, ready for the printer.
-struct Tagged<'a> {
-    job: Job<'a>,
+struct Tagged<'t> {
+    job: Job<'static>,
     result: JobResult,
     /// Character spans of the words CoNLL output lists.
     words: Vec<(usize, usize)>,
-    word_tags: Vec<&'a str>,
+    word_tags: Vec<&'t str>,
 }
 
-/// Tags a chunk of records as jobs, all through one path.
-fn tag_chunk<'a>(
-    tagger: &'a Tagger,
-    chunk: &[&'a Record],
+/// Pairs each job with its result and the words CoNLL output lists.
+fn finish_jobs<'t>(
+    tagger: &'t Tagger,
+    jobs: Vec<Job<'static>>,
+    results: Vec<JobResult>,
     format: Format,
-) -> Result<Vec<Tagged<'a>>> {
-    let jobs: Vec<Job> = chunk
-        .iter()
-        .map(|r| Job::from_record(r, tagger.aggregation))
-        .collect();
-    let results = tagger.tag_jobs(&jobs)?;
+) -> Result<Vec<Tagged<'t>>> {
     jobs.into_par_iter()
         .zip(results)
         .map(|(mut job, result)| {
@@ -280,7 +404,6 @@ fn tag_chunk<'a>(
 /// The whole job: resolve and load the model, then tag the inputs to stdout.
 pub fn run(cfg: &Config) -> Result<RunStats> {
     let tagger = crate::tagger::load_checkpoint(&cfg.model.resolve()?, &cfg.runtime, &cfg.tag)?;
-    let stdout = std::io::stdout();
-    let out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
     tag_stream(&tagger, cfg, out)
 }

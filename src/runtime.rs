@@ -6,7 +6,7 @@
 //! synchronisation, and results do not depend on the thread count. On CUDA the candle backend
 //! runs one batch at a time.
 
-use candle_core::Device;
+use candle_core::{DType, Device};
 
 use crate::error::{Error, Result};
 
@@ -38,14 +38,30 @@ impl DeviceChoice {
     pub fn open(self) -> Result<Device> {
         match self {
             Self::Cpu => Ok(Device::Cpu),
-            Self::Auto => Ok(Self::Cuda(0).open().unwrap_or(Device::Cpu)),
+            Self::Auto => {
+                let device = match Self::Cuda(0).open() {
+                    Ok(d) => d,
+                    Err(e) => {
+                        eprintln!("ner-tag: --device auto: no CUDA device ({e}); running on the CPU");
+                        return Ok(Device::Cpu);
+                    }
+                };
+                eprintln!("ner-tag: --device auto: running on CUDA device 0");
+                Ok(device)
+            }
             Self::Cuda(n) => {
                 if !candle_core::utils::cuda_is_available() {
                     return Err(Error::Usage(format!(
                         "--device cuda:{n}: this ner-tag was built without CUDA support (rebuild with `cargo build --release --features cuda`)"
                     )));
                 }
-                Device::new_cuda(n).map_err(|e| Error::Usage(format!("--device cuda:{n}: {e}")))
+                // One line, not candle's backtrace: the driver's own words are enough.
+                Device::new_cuda(n).map_err(|e| {
+                    Error::Usage(format!(
+                        "--device cuda:{n}: cannot open the GPU: {}",
+                        crate::error::first_line(&e)
+                    ))
+                })
             }
         }
     }
@@ -69,12 +85,25 @@ pub enum Quantize {
     Int8,
 }
 
+/// Parses `--dtype`: the precision the candle backend computes in.
+pub fn parse_dtype(s: &str) -> Result<DType> {
+    match s {
+        "f32" => Ok(DType::F32),
+        "f16" => Ok(DType::F16),
+        "bf16" => Ok(DType::BF16),
+        _ => Err(Error::Usage(format!("--dtype {s}: expected f32, f16 or bf16"))),
+    }
+}
+
 /// The checked choice of device, backend and precision the model is loaded for.
 #[derive(Debug, Clone)]
 pub struct Runtime {
     pub device: Device,
     pub backend: Backend,
     pub quantize: Quantize,
+    /// What the encoder computes in: weights are converted to it at load time; LayerNorm and
+    /// softmax accumulate in f32 whatever it is; logits come back as f32.
+    pub dtype: DType,
 }
 
 impl Runtime {
@@ -84,15 +113,17 @@ impl Runtime {
             device: Device::Cpu,
             backend: Backend::Native,
             quantize: Quantize::None,
+            dtype: DType::F32,
         }
     }
 
-    /// Opens the device and picks the backend: native on CPU unless `backend` says otherwise,
-    /// candle on CUDA.
+    /// Opens the device and picks the backend (native on CPU unless `backend` says otherwise,
+    /// candle on CUDA) and the dtype (f16 on CUDA, f32 on CPU unless `dtype` says otherwise).
     pub fn open(
         choice: DeviceChoice,
         backend: Option<Backend>,
         quantize: Quantize,
+        dtype: Option<DType>,
     ) -> Result<Self> {
         let device = choice.open()?;
         let backend = match (device.is_cpu(), backend) {
@@ -109,10 +140,23 @@ impl Runtime {
                 "--quantize int8 runs on the CPU with the native backend only".into(),
             ));
         }
+        let dtype = match (backend, dtype) {
+            (Backend::Native, Some(d)) if d != DType::F32 => {
+                return Err(Error::Usage(format!(
+                    "--dtype {}: the native CPU kernels compute in f32 (--quantize int8 is the fast CPU mode; \
+                     --backend candle computes {0} on the CPU, slowly)",
+                    d.as_str()
+                )))
+            }
+            (_, Some(d)) => d,
+            (Backend::Candle, None) if !device.is_cpu() => DType::F16,
+            _ => DType::F32,
+        };
         Ok(Self {
             device,
             backend,
             quantize,
+            dtype,
         })
     }
 

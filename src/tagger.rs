@@ -136,17 +136,24 @@ impl Tagger {
     /// in parallel. Jobs with words get one label per word (from its first sub-token, or the mean /
     /// most confident one with `average` / `max`) and entities over whole words.
     pub fn tag_jobs(&self, jobs: &[Job]) -> Result<Vec<JobResult>> {
-        let windows = jobs
-            .par_iter()
+        let tagged = self.run_model(self.windows(jobs)?)?;
+        Ok(self.decode_jobs(jobs, &tagged))
+    }
+
+    /// The tokenize stage of [`Tagger::tag_jobs`]: each job's windows, in parallel.
+    pub fn windows(&self, jobs: &[Job]) -> Result<Vec<Vec<Window>>> {
+        jobs.par_iter()
             .map(|job| match job.word_strs() {
                 Some(words) => self.tokenizer.windows_of_words(&words),
                 None => self.tokenizer.windows(&job.text),
             })
-            .collect::<Result<Vec<_>>>()?;
-        let tagged = self.run_model(windows)?;
+            .collect()
+    }
+
+    /// The decode stage of [`Tagger::tag_jobs`]: jobs whose windows have been through the model.
+    pub fn decode_jobs(&self, jobs: &[Job], tagged: &[TaggedLine]) -> Vec<JobResult> {
         let ctx = self.context();
-        Ok(jobs
-            .par_iter()
+        jobs.par_iter()
             .zip(tagged.par_iter())
             .map(|(job, t)| match &job.words {
                 Some(spans) => {
@@ -161,6 +168,6 @@ impl Tagger {
                     word_labels: None,
                 },
             })
-            .collect())
+            .collect()
     }
 }

@@ -178,3 +178,78 @@ fn int8_f1_is_within_0_3_points_of_f32_on_conll_valid() {
     );
     assert!((int8 - full).abs() <= 0.003, "int8 F1 {int8} vs f32 {full}");
 }
+
+/// The candle backend (what CUDA runs) in half precision, computed on the CPU: logits finite —
+/// padded batches included, where a `-inf · 0` mask fill or an `f32::MAX` bias turns f16 into
+/// NaN — and close to f32, with the same most likely label almost everywhere.
+fn check_half(dir: &std::path::Path) {
+    let rt = |dtype| Runtime {
+        backend: Backend::Candle,
+        dtype,
+        ..Runtime::cpu()
+    };
+    let f32m = TokenClassifier::load(dir, &rt(candle_core::DType::F32)).unwrap();
+    let cfg = f32m.config();
+    let ws = windows(cfg.vocab_size, cfg.max_tokens().min(130));
+    let refs: Vec<&[u32]> = ws.iter().map(Vec::as_slice).collect();
+    let want = f32m.forward(&refs).unwrap();
+    let n = cfg.labels.len();
+    let scale = want.iter().flatten().fold(0f32, |m, v| m.max(v.abs()));
+    for (dtype, tol) in [
+        (candle_core::DType::F16, 0.02),
+        (candle_core::DType::BF16, 0.08),
+    ] {
+        let got = TokenClassifier::load(dir, &rt(dtype))
+            .unwrap()
+            .forward(&refs)
+            .unwrap();
+        assert!(
+            got.iter().flatten().all(|v| v.is_finite()),
+            "{} {dtype:?}: non-finite logits",
+            dir.display()
+        );
+        let d = max_diff(&got, &want);
+        assert!(
+            d <= tol * scale.max(1.0),
+            "{} {dtype:?}: max |logit diff| {d} (scale {scale})",
+            dir.display()
+        );
+        let argmax = |row: &[f32]| {
+            row.chunks(n)
+                .map(|t| {
+                    (0..n)
+                        .max_by(|&a, &b| t[a].total_cmp(&t[b]))
+                        .unwrap_or(0)
+                })
+                .collect::<Vec<_>>()
+        };
+        let (same, total) = got.iter().zip(&want).fold((0, 0), |(s, t), (g, w)| {
+            let (a, b) = (argmax(g), argmax(w));
+            (
+                s + a.iter().zip(&b).filter(|(x, y)| x == y).count(),
+                t + a.len(),
+            )
+        });
+        assert!(
+            same as f64 >= 0.97 * total as f64,
+            "{} {dtype:?}: same top label on {same}/{total} tokens",
+            dir.display()
+        );
+    }
+}
+
+#[test]
+fn half_precision_is_finite_and_close_to_f32_on_every_fixture() {
+    for name in MODELS {
+        check_half(&common::fixture_model(name));
+    }
+}
+
+#[test]
+fn half_precision_is_finite_and_close_to_f32_on_the_shared_checkpoint() {
+    let Some(shared) = common::shared() else {
+        eprintln!("skipped: ../shared is absent");
+        return;
+    };
+    check_half(&shared.join("models/bert-minilm-conll03"));
+}

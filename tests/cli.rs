@@ -307,6 +307,50 @@ fn device_auto_falls_back_to_cpu() {
     let o = run(&["-m", &tiny(), "--device", "auto"], "Berlin\n");
     assert!(o.status.success());
     assert_eq!(stdout(&o).lines().count(), 1);
+    // It says which device it took, on stderr.
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("running on the CPU"), "{err}");
+}
+
+#[test]
+fn dtype_on_the_cpu() {
+    // The native kernels take f32 only: half precision is refused in one line, exit 2.
+    for d in ["f16", "bf16"] {
+        one_line_error(
+            &run(&["-m", &tiny(), "--dtype", d], "x\n"),
+            2,
+            &format!("--dtype {d}: the native CPU kernels compute in f32"),
+        );
+    }
+    let o = run(&["-m", &tiny(), "--dtype", "f8"], "x\n");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("possible values: f32, f16, bf16"));
+    // The candle backend computes it on the CPU; the tags match f32 on the fixture inputs.
+    let input = std::fs::read_to_string(common::root().join("tests/fixtures/inputs.txt")).unwrap();
+    let tags = |extra: &[&str]| {
+        let model = tiny();
+        let mut a = vec!["-m", model.as_str(), "-a", "simple", "--backend", "candle"];
+        a.extend_from_slice(extra);
+        let o = run(&a, &input);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        stdout(&o)
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["entities"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| (e["label"].to_string(), e["start"].as_u64(), e["end"].as_u64()))
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+    };
+    let f32_tags = tags(&["--dtype", "f32"]);
+    assert_eq!(tags(&[]), f32_tags, "f32 is the CPU default");
+    let f16_tags = tags(&["--dtype", "f16"]);
+    let same = f16_tags.iter().zip(&f32_tags).filter(|(a, b)| a == b).count();
+    assert!(same * 10 >= f32_tags.len() * 9, "f16: {same}/{} lines", f32_tags.len());
 }
 
 #[test]
@@ -454,7 +498,7 @@ fn stats_on_a_pipe_are_plain_lines() {
     );
     assert_eq!(err.lines().count(), 1, "{err:?}");
     assert!(
-        err.starts_with("ner-tag: 2 records,") && err.ends_with("records/s)\n"),
+        err.starts_with("ner-tag: 2 records,") && err.ends_with("% of the wall time)\n"),
         "{err:?}"
     );
 }

@@ -19,8 +19,6 @@ pub mod xlm_roberta;
 
 use std::path::Path;
 
-use candle_core::DType;
-
 pub use bundled::Checkpoint;
 pub use config::{Architecture, ModelConfig, SUPPORTED_MODEL_TYPES};
 use layers::linear::Precision;
@@ -41,8 +39,8 @@ pub struct TokenClassifier {
 }
 
 impl TokenClassifier {
-    /// Loads `config.json` and the weights of `dir`, computing in f32 (or int8, as `rt` says)
-    /// whatever the stored dtype.
+    /// Loads `config.json` and the weights of `dir`, computing in `rt.dtype` (or int8, as `rt`
+    /// says) whatever the stored dtype.
     pub fn load(dir: &Path, rt: &Runtime) -> Result<Self> {
         let cfg = ModelConfig::from_file(&dir.join("config.json"))?;
         Self::load_weights(cfg, WeightFiles::find(dir)?, rt)
@@ -70,7 +68,7 @@ impl TokenClassifier {
         };
         let encoder = match rt.backend {
             Backend::Candle => {
-                let vb = files.var_builder(DType::F32, &rt.device)?;
+                let vb = files.var_builder(rt.dtype, &rt.device)?;
                 Encoder::Candle(
                     candle_backend::CandleEncoder::from_var_builder(cfg.clone(), vb, &rt.device)
                         .map_err(|e| bad(crate::error::first_line(&e)))?,

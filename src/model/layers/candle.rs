@@ -26,6 +26,7 @@ pub fn linear(vb: VarBuilder, in_dim: usize, out_dim: usize) -> Result<Linear> {
 }
 
 /// LayerNorm, accepting the `gamma`/`beta` names of checkpoints saved by old TensorFlow ports.
+/// candle's fused kernel (CPU and CUDA) sums mean and variance in f32 for f16/bf16 input.
 pub fn layer_norm(vb: VarBuilder, size: usize, eps: f64) -> Result<LayerNorm> {
     let (w, b) = if vb.contains_tensor("weight") || !vb.contains_tensor("gamma") {
         (vb.get(size, "weight")?, vb.get(size, "bias")?)
@@ -35,12 +36,34 @@ pub fn layer_norm(vb: VarBuilder, size: usize, eps: f64) -> Result<LayerNorm> {
     Ok(LayerNorm::new(w, b, eps))
 }
 
-/// Additive attention bias from a 0/1 padding mask of shape (batch, seq): 0 where attended, the
-/// most negative f32 where padded, as `transformers` builds its extended attention mask.
-pub fn attention_bias(mask: &Tensor) -> Result<Tensor> {
+/// The most negative finite value of a float dtype: `torch.finfo(dtype).min`.
+pub fn finite_min(dtype: DType) -> f64 {
+    match dtype {
+        DType::F16 => f64::from(half::f16::MIN),
+        DType::BF16 => f64::from(half::bf16::MIN),
+        DType::F64 => f64::MIN,
+        _ => f64::from(f32::MIN),
+    }
+}
+
+/// Additive attention bias from a 0/1 padding mask of shape (batch, seq), in `dtype`: 0 where
+/// attended, the dtype's most negative finite value where padded, as `transformers` builds its
+/// extended attention mask. Finite on purpose: `-inf · 0` is NaN, and `f32::MAX` is `inf` in f16.
+pub fn attention_bias(mask: &Tensor, dtype: DType) -> Result<Tensor> {
     let (b, t) = mask.dims2()?;
-    let bias = ((mask.to_dtype(DType::F32)? - 1.0)? * f64::from(f32::MAX))?;
+    // (1 - mask) · min: exact in every dtype, since the factors are 0 and 1.
+    let bias = ((mask.to_dtype(dtype)?.affine(-1.0, 1.0))? * finite_min(dtype))?;
     bias.reshape((b, 1, 1, t))
+}
+
+/// Softmax over the last dimension, accumulated in f32: candle's CUDA kernel does that for every
+/// dtype; its CPU kernel sums in the input's dtype, so half precision is widened there first.
+fn softmax_f32_acc(x: &Tensor) -> Result<Tensor> {
+    if x.device().is_cpu() && x.dtype() != DType::F32 && x.dtype() != DType::F64 {
+        candle_nn::ops::softmax_last_dim(&x.to_dtype(DType::F32)?)?.to_dtype(x.dtype())
+    } else {
+        candle_nn::ops::softmax_last_dim(x)
+    }
 }
 
 /// Multi-head self-attention with the three projections fused into one matrix product.
@@ -74,12 +97,14 @@ impl SelfAttention {
             .forward(x)?
             .reshape((b, t, 3, self.heads, self.head_dim))?
             .permute((2, 0, 3, 1, 4))?;
-        let q = qkv.get(0)?.contiguous()?;
+        // Scaling q before the product (as `transformers`' SDPA path does) keeps half-precision
+        // scores small.
+        let scale = 1.0 / (self.head_dim as f64).sqrt();
+        let q = (qkv.get(0)? * scale)?.contiguous()?;
         let k = qkv.get(1)?.contiguous()?;
         let v = qkv.get(2)?.contiguous()?;
-        let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(bias)?;
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let scores = q.matmul(&k.t()?)?.broadcast_add(bias)?;
+        let probs = softmax_f32_acc(&scores)?;
         probs
             .matmul(&v)?
             .transpose(1, 2)?
@@ -125,9 +150,56 @@ impl EncoderBlock {
 
 /// Runs the blocks in order.
 pub fn encode(blocks: &[EncoderBlock], mut x: Tensor, mask: &Tensor) -> Result<Tensor> {
-    let bias = attention_bias(mask)?;
+    let bias = attention_bias(mask, x.dtype())?;
     for block in blocks {
         x = block.forward(&x, &bias)?;
     }
     Ok(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn attention_bias_is_finite_in_every_dtype() {
+        let mask = Tensor::new(&[[1u8, 1, 0], [1, 0, 0]], &Device::Cpu).unwrap();
+        for dtype in [DType::F32, DType::F16, DType::BF16] {
+            let bias = attention_bias(&mask, dtype).unwrap();
+            assert_eq!(bias.dtype(), dtype);
+            assert_eq!(bias.dims(), &[2, 1, 1, 3]);
+            let v: Vec<f32> = bias
+                .to_dtype(DType::F32)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            let min = finite_min(dtype) as f32;
+            assert_eq!(v, vec![0.0, 0.0, min, 0.0, min, min], "{dtype:?}");
+            assert!(v.iter().all(|x| x.is_finite()), "{dtype:?}");
+        }
+    }
+
+    #[test]
+    fn half_precision_softmax_of_a_masked_row_is_not_nan() {
+        let scores = Tensor::new(&[[3.0f32, -2.0, 0.0]], &Device::Cpu).unwrap();
+        let mask = Tensor::new(&[[1u8, 1, 0]], &Device::Cpu).unwrap();
+        for dtype in [DType::F16, DType::BF16] {
+            let bias = attention_bias(&mask, dtype).unwrap().reshape((1, 3)).unwrap();
+            let s = scores.to_dtype(dtype).unwrap().broadcast_add(&bias).unwrap();
+            let p: Vec<f32> = softmax_f32_acc(&s)
+                .unwrap()
+                .to_dtype(DType::F32)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            assert!(p.iter().all(|x| x.is_finite()), "{dtype:?}: {p:?}");
+            assert_eq!(p[2], 0.0, "{dtype:?}");
+            assert!((p[0] + p[1] - 1.0).abs() < 1e-2, "{dtype:?}: {p:?}");
+        }
+    }
 }
