@@ -76,10 +76,24 @@ pub fn run_model(
     let run = |group: &&[(usize, usize, usize)]| forward_group(model, group, &windows, n_labels);
     // On CPU, whole batches run side by side, each single-threaded inside: that keeps both cores
     // busy without per-operation synchronisation, and makes results independent of the thread count.
+    // On a GPU the batches are queued all at once and read back after (the device never waits
+    // on the host between them).
     let results: Vec<Vec<Vec<f32>>> = if policy.parallel_batches {
         groups.par_iter().map(run).collect::<Result<_>>()?
     } else {
-        groups.iter().map(run).collect::<Result<_>>()?
+        let ids: Vec<Vec<&[u32]>> = groups
+            .iter()
+            .map(|g| {
+                g.iter()
+                    .map(|&(_, l, w)| windows[l][w].ids.as_slice())
+                    .collect()
+            })
+            .collect();
+        model
+            .forward_batches(&ids)?
+            .iter()
+            .map(|logits| probabilities(logits, n_labels))
+            .collect::<Result<_>>()?
     };
     for (group, probs) in groups.iter().zip(results) {
         for (&(_, l, w), p) in group.iter().zip(probs) {
@@ -100,7 +114,11 @@ fn forward_group(
         .iter()
         .map(|&(_, l, w)| windows[l][w].ids.as_slice())
         .collect();
-    let logits = model.forward(&ids)?;
+    probabilities(&model.forward(&ids)?, n_labels)
+}
+
+/// Each window's (tokens × labels) probabilities from its logits; NaN/inf logits are an error.
+fn probabilities(logits: &[Vec<f32>], n_labels: usize) -> Result<Vec<Vec<f32>>> {
     logits
         .iter()
         .map(|row| {

@@ -253,3 +253,27 @@ fn half_precision_is_finite_and_close_to_f32_on_the_shared_checkpoint() {
     };
     check_half(&shared.join("models/bert-minilm-conll03"));
 }
+
+/// What a GPU runs: several batches queued from one upload, read back after. Same logits as one
+/// batch at a time, on every fixture (XLM-R's pad-aware position ids included).
+#[test]
+fn queued_batches_match_one_batch_at_a_time() {
+    for name in MODELS {
+        let dir = common::fixture_model(name);
+        let candle = load(&dir, Backend::Candle, Quantize::None);
+        let cfg = candle.config();
+        let ws = windows(cfg.vocab_size, cfg.max_tokens().min(130));
+        let refs: Vec<&[u32]> = ws.iter().map(Vec::as_slice).collect();
+        let batches: Vec<Vec<&[u32]>> = vec![
+            refs[..3].to_vec(),
+            refs[3..4].to_vec(),
+            refs[4..].iter().rev().copied().collect(),
+        ];
+        let queued = candle.forward_batches(&batches).unwrap();
+        assert_eq!(queued.len(), batches.len());
+        for (b, got) in batches.iter().zip(&queued) {
+            let want = candle.forward(b).unwrap();
+            assert!(max_diff(got, &want) < 1e-5, "{name}");
+        }
+    }
+}

@@ -88,38 +88,86 @@ impl CandleEncoder {
             _ => bert::position_ids(batch.rows, batch.len),
         };
         let positions = Tensor::from_vec(positions, shape, &self.device)?;
+        self.forward_tensors(&ids, &mask, &positions)
+    }
+
+    /// Logits (rows, len, labels) in f32 of (rows, len) ids, 0/1 mask and position ids on the
+    /// device; the work is queued, not waited for.
+    fn forward_tensors(
+        &self,
+        ids: &Tensor,
+        mask: &Tensor,
+        positions: &Tensor,
+    ) -> candle_core::Result<Tensor> {
         let x = match &self.embeddings {
-            Embeddings::Bert(e) => e.forward(&ids, &positions)?,
-            Embeddings::DistilBert(e) => e.forward(&ids, &positions)?,
+            Embeddings::Bert(e) => e.forward(ids, positions)?,
+            Embeddings::DistilBert(e) => e.forward(ids, positions)?,
         };
-        let hidden = layers::encode(&self.blocks, x, &mask)?;
+        let hidden = layers::encode(&self.blocks, x, mask)?;
         self.classifier.forward(&hidden)?.to_dtype(DType::F32)
     }
 
     /// Logits of each window, `(len × labels)` row-major: the windows padded into one batch.
     pub fn forward_windows(&self, windows: &[&[u32]]) -> candle_core::Result<Vec<Vec<f32>>> {
-        let rows = windows.len();
-        let len = windows.iter().map(|w| w.len()).max().unwrap_or(0).max(1);
-        let mut ids = vec![self.cfg.pad_token_id; rows * len];
-        let mut mask = vec![0u8; rows * len];
-        for (r, w) in windows.iter().enumerate() {
-            ids[r * len..r * len + w.len()].copy_from_slice(w);
-            mask[r * len..r * len + w.len()].fill(1);
-        }
-        let logits: Vec<f32> = self
-            .forward(&Batch {
-                ids: &ids,
-                mask: &mask,
-                rows,
-                len,
-            })?
-            .flatten_all()?
-            .to_vec1()?;
-        let n = self.cfg.labels.len();
-        Ok(windows
+        Ok(self
+            .forward_batches(&[windows.to_vec()])?
+            .pop()
+            .unwrap_or_default())
+    }
+
+    /// Logits of several batches of windows. The inputs of all batches go to the device in one
+    /// copy, every batch's kernels are queued before any result is read back, so the device runs
+    /// the batches back to back instead of waiting on the host between them.
+    pub fn forward_batches(
+        &self,
+        batches: &[Vec<&[u32]>],
+    ) -> candle_core::Result<Vec<Vec<Vec<f32>>>> {
+        let shapes: Vec<(usize, usize)> = batches
             .iter()
-            .enumerate()
-            .map(|(r, w)| logits[r * len * n..(r * len + w.len()) * n].to_vec())
-            .collect())
+            .map(|b| (b.len(), b.iter().map(|w| w.len()).max().unwrap_or(0).max(1)))
+            .collect();
+        let total: usize = shapes.iter().map(|(r, l)| r * l).sum();
+        let mut ids = Vec::with_capacity(total);
+        let mut mask = Vec::with_capacity(total);
+        let mut positions = Vec::with_capacity(total);
+        for (windows, &(rows, len)) in batches.iter().zip(&shapes) {
+            let at = ids.len();
+            ids.resize(at + rows * len, self.cfg.pad_token_id);
+            mask.resize(at + rows * len, 0u8);
+            for (r, w) in windows.iter().enumerate() {
+                ids[at + r * len..at + r * len + w.len()].copy_from_slice(w);
+                mask[at + r * len..at + r * len + w.len()].fill(1);
+            }
+            positions.extend(match self.cfg.arch {
+                Architecture::XlmRoberta => {
+                    xlm_roberta::position_ids(&ids[at..], len, self.cfg.pad_token_id)
+                }
+                _ => bert::position_ids(rows, len),
+            });
+        }
+        let ids = Tensor::from_vec(ids, total, &self.device)?;
+        let mask = Tensor::from_vec(mask, total, &self.device)?;
+        let positions = Tensor::from_vec(positions, total, &self.device)?;
+        let mut queued = Vec::with_capacity(batches.len());
+        let mut at = 0;
+        for &(rows, len) in &shapes {
+            let part = |t: &Tensor| t.narrow(0, at, rows * len)?.reshape((rows, len));
+            queued.push(self.forward_tensors(&part(&ids)?, &part(&mask)?, &part(&positions)?)?);
+            at += rows * len;
+        }
+        let n = self.cfg.labels.len();
+        batches
+            .iter()
+            .zip(queued)
+            .zip(&shapes)
+            .map(|((windows, logits), &(_, len))| {
+                let logits: Vec<f32> = logits.flatten_all()?.to_vec1()?;
+                Ok(windows
+                    .iter()
+                    .enumerate()
+                    .map(|(r, w)| logits[r * len * n..(r * len + w.len()) * n].to_vec())
+                    .collect())
+            })
+            .collect()
     }
 }

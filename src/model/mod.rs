@@ -105,6 +105,21 @@ impl TokenClassifier {
     }
 }
 
+impl TokenClassifier {
+    /// Logits of several batches (each a list of windows), in order. On a GPU every batch is
+    /// queued before any is read back (see `CandleEncoder::forward_batches`); the native
+    /// backend runs them one by one.
+    pub fn forward_batches(&self, batches: &[Vec<&[u32]>]) -> Result<Vec<Vec<Vec<f32>>>> {
+        match &self.encoder {
+            Encoder::Native(_) => batches.iter().map(|b| self.forward(b)).collect(),
+            Encoder::Candle(e) => e.forward_batches(batches).map_err(|e| Error::Model {
+                model: "forward pass".into(),
+                msg: crate::error::first_line(&e),
+            }),
+        }
+    }
+}
+
 /// The prefix the encoder's weights sit under (`bert`, `distilbert`, `roberta`), or `None` for
 /// exports that drop it: both layouts are accepted. `contains` asks whether a tensor exists.
 pub(crate) fn encoder_prefix(
