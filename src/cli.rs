@@ -280,7 +280,11 @@ impl ModelArgs {
             BackendArg::Native => Backend::Native,
             BackendArg::Candle => Backend::Candle,
         });
-        let dtype = self.dtype.as_deref().map(runtime::parse_dtype).transpose()?;
+        let dtype = self
+            .dtype
+            .as_deref()
+            .map(runtime::parse_dtype)
+            .transpose()?;
         let rt = Runtime::open(device, backend, quantize, dtype)?;
         let spec = match &self.model {
             Some(m) => m.clone(),

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
+use crate::batch::TaggedLine;
 use crate::config::Config;
 pub use crate::config::{Interrupt, OnError, TagOptions};
 use crate::decode;
@@ -17,9 +18,8 @@ use crate::error::{Error, Result};
 use crate::job::{Job, JobResult};
 use crate::output::{Format, InputKind, Printer, TaggedRecord};
 use crate::records::{Record, RecordReader};
-use crate::tokenize::Window;
-use crate::batch::TaggedLine;
 pub use crate::tagger::{load_tagger, Tagger};
+use crate::tokenize::Window;
 
 /// Summary of a run, for the stderr stats line and the exit status.
 #[derive(Debug, Default)]

@@ -42,7 +42,9 @@ impl DeviceChoice {
                 let device = match Self::Cuda(0).open() {
                     Ok(d) => d,
                     Err(e) => {
-                        eprintln!("ner-tag: --device auto: no CUDA device ({e}); running on the CPU");
+                        eprintln!(
+                            "ner-tag: --device auto: no CUDA device ({e}); running on the CPU"
+                        );
                         return Ok(Device::Cpu);
                     }
                 };
@@ -91,7 +93,9 @@ pub fn parse_dtype(s: &str) -> Result<DType> {
         "f32" => Ok(DType::F32),
         "f16" => Ok(DType::F16),
         "bf16" => Ok(DType::BF16),
-        _ => Err(Error::Usage(format!("--dtype {s}: expected f32, f16 or bf16"))),
+        _ => Err(Error::Usage(format!(
+            "--dtype {s}: expected f32, f16 or bf16"
+        ))),
     }
 }
 

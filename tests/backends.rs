@@ -216,11 +216,7 @@ fn check_half(dir: &std::path::Path) {
         );
         let argmax = |row: &[f32]| {
             row.chunks(n)
-                .map(|t| {
-                    (0..n)
-                        .max_by(|&a, &b| t[a].total_cmp(&t[b]))
-                        .unwrap_or(0)
-                })
+                .map(|t| (0..n).max_by(|&a, &b| t[a].total_cmp(&t[b])).unwrap_or(0))
                 .collect::<Vec<_>>()
         };
         let (same, total) = got.iter().zip(&want).fold((0, 0), |(s, t), (g, w)| {

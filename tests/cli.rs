@@ -341,7 +341,13 @@ fn dtype_on_the_cpu() {
                     .as_array()
                     .unwrap()
                     .iter()
-                    .map(|e| (e["label"].to_string(), e["start"].as_u64(), e["end"].as_u64()))
+                    .map(|e| {
+                        (
+                            e["label"].to_string(),
+                            e["start"].as_u64(),
+                            e["end"].as_u64(),
+                        )
+                    })
                     .collect::<Vec<_>>()
             })
             .collect::<Vec<_>>()
@@ -349,8 +355,16 @@ fn dtype_on_the_cpu() {
     let f32_tags = tags(&["--dtype", "f32"]);
     assert_eq!(tags(&[]), f32_tags, "f32 is the CPU default");
     let f16_tags = tags(&["--dtype", "f16"]);
-    let same = f16_tags.iter().zip(&f32_tags).filter(|(a, b)| a == b).count();
-    assert!(same * 10 >= f32_tags.len() * 9, "f16: {same}/{} lines", f32_tags.len());
+    let same = f16_tags
+        .iter()
+        .zip(&f32_tags)
+        .filter(|(a, b)| a == b)
+        .count();
+    assert!(
+        same * 10 >= f32_tags.len() * 9,
+        "f16: {same}/{} lines",
+        f32_tags.len()
+    );
 }
 
 #[test]

@@ -162,6 +162,15 @@ mod tests {
     use super::*;
     use candle_core::Device;
 
+    fn values(t: &Tensor) -> Vec<f32> {
+        t.to_dtype(DType::F32)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap()
+    }
+
     #[test]
     fn attention_bias_is_finite_in_every_dtype() {
         let mask = Tensor::new(&[[1u8, 1, 0], [1, 0, 0]], &Device::Cpu).unwrap();
@@ -169,13 +178,7 @@ mod tests {
             let bias = attention_bias(&mask, dtype).unwrap();
             assert_eq!(bias.dtype(), dtype);
             assert_eq!(bias.dims(), &[2, 1, 1, 3]);
-            let v: Vec<f32> = bias
-                .to_dtype(DType::F32)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1()
-                .unwrap();
+            let v = values(&bias);
             let min = finite_min(dtype) as f32;
             assert_eq!(v, vec![0.0, 0.0, min, 0.0, min, min], "{dtype:?}");
             assert!(v.iter().all(|x| x.is_finite()), "{dtype:?}");
@@ -187,16 +190,16 @@ mod tests {
         let scores = Tensor::new(&[[3.0f32, -2.0, 0.0]], &Device::Cpu).unwrap();
         let mask = Tensor::new(&[[1u8, 1, 0]], &Device::Cpu).unwrap();
         for dtype in [DType::F16, DType::BF16] {
-            let bias = attention_bias(&mask, dtype).unwrap().reshape((1, 3)).unwrap();
-            let s = scores.to_dtype(dtype).unwrap().broadcast_add(&bias).unwrap();
-            let p: Vec<f32> = softmax_f32_acc(&s)
+            let bias = attention_bias(&mask, dtype)
                 .unwrap()
-                .to_dtype(DType::F32)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1()
+                .reshape((1, 3))
                 .unwrap();
+            let s = scores
+                .to_dtype(dtype)
+                .unwrap()
+                .broadcast_add(&bias)
+                .unwrap();
+            let p = values(&softmax_f32_acc(&s).unwrap());
             assert!(p.iter().all(|x| x.is_finite()), "{dtype:?}: {p:?}");
             assert_eq!(p[2], 0.0, "{dtype:?}");
             assert!((p[0] + p[1] - 1.0).abs() < 1e-2, "{dtype:?}: {p:?}");
