@@ -2,7 +2,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use ner_tag::config::Config;
+use ner_tag::config::{Config, Shard};
 use ner_tag::decode::{Aggregation, Scheme};
 use ner_tag::eval::{self, report};
 use ner_tag::hub::{catalog, ModelSource};
@@ -152,6 +152,11 @@ struct TagArgs {
     /// Replace invalid UTF-8 with U+FFFD and tag the line (offsets index the replaced text).
     #[arg(long)]
     lossy: bool,
+
+    /// Tag only shard I of N (0-based): the records whose index over all inputs is I modulo N, with
+    /// their file and line numbers unchanged. N jobs with I = 0…N-1 split a corpus between them.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
 
     /// List the catalog aliases --model accepts, then exit.
     #[arg(long)]
@@ -351,6 +356,7 @@ fn run_tag(args: TagArgs) -> anyhow::Result<Outcome> {
         }
         return Ok(Outcome::Done);
     }
+    let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
     let (model, runtime, tag, read_ahead) = args.model.prepare()?;
     let cfg = Config {
         model,
@@ -379,6 +385,7 @@ fn run_tag(args: TagArgs) -> anyhow::Result<Outcome> {
             OnErrorArg::Fail => OnError::Fail,
         },
         interrupt: Some(interrupt_on_signals()?),
+        shard,
     };
     let stats = pipeline::run(&cfg)?;
     Ok(match (stats.interrupted, stats.errors) {

@@ -93,6 +93,8 @@ struct Chunker<'c> {
     rx: std::sync::mpsc::Receiver<Result<Option<Record>>>,
     cfg: &'c Config,
     errors: usize,
+    /// Records (good or bad) received so far: the index `--shard` selects by.
+    seen: usize,
 }
 
 impl Chunker<'_> {
@@ -113,6 +115,18 @@ impl Chunker<'_> {
                 Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => Ok(None),
             };
+            // Records count, good or bad; a failure of the input itself (unreadable file) is no
+            // record and stops every shard.
+            if matches!(
+                next,
+                Ok(Some(_)) | Err(Error::Input { .. } | Error::UntaggableObject { .. })
+            ) {
+                self.seen += 1;
+                // Another shard's record, good or bad: that shard's job writes it.
+                if cfg.shard.is_some_and(|s| !s.keeps(self.seen - 1)) {
+                    continue;
+                }
+            }
             match next {
                 Ok(Some(rec)) => chunk.push(Ok(rec)),
                 Ok(None) => return (chunk, Some(End::Eof)),
@@ -191,6 +205,7 @@ pub fn tag_stream<W: Write + Send>(tagger: &Tagger, cfg: &Config, out: W) -> Res
         rx: reader.spawn(cfg.read_ahead),
         cfg,
         errors: 0,
+        seen: 0,
     };
     let end = if tagger.batching.parallel_batches {
         loop {

@@ -516,3 +516,63 @@ fn stats_on_a_pipe_are_plain_lines() {
         "{err:?}"
     );
 }
+
+#[test]
+fn shards_together_are_the_whole_output() {
+    // JSONL input with a bad record in the middle: it belongs to one shard like any other.
+    let mut input = String::new();
+    for i in 0..23 {
+        if i == 11 {
+            input.push_str("{not json\n");
+        } else {
+            input.push_str(&format!(
+                "{{\"id\":{i},\"text\":\"Merkel met Obama in Berlin {i}\"}}\n"
+            ));
+        }
+    }
+    let args = |extra: &[&str]| {
+        let model = tiny();
+        let mut a = vec![
+            "-m".to_string(),
+            model,
+            "--input-format".into(),
+            "jsonl".into(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let go = |extra: &[&str]| {
+        let a = args(extra);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        run(&a, &input)
+    };
+    let whole = go(&[]);
+    assert_eq!(whole.status.code(), Some(3));
+    let whole = stdout(&whole);
+    for n in [1, 2, 3, 5] {
+        let mut lines: Vec<(u64, String)> = Vec::new();
+        for i in 0..n {
+            let o = go(&["--shard", &format!("{i}/{n}")]);
+            let out = stdout(&o);
+            for l in out.lines() {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                // JSONL input keeps each object (its id); the error record names its line.
+                let index = v["id"]
+                    .as_u64()
+                    .or_else(|| v["line"].as_u64().map(|l| l - 1))
+                    .unwrap();
+                assert_eq!(index as usize % n, i, "shard {i}/{n} got record {index}");
+                lines.push((index, l.to_string()));
+            }
+            // Exit 3 only for the shard holding the bad record (line 12, index 11).
+            let expect = if 11 % n == i { 3 } else { 0 };
+            assert_eq!(o.status.code(), Some(expect), "shard {i}/{n}");
+        }
+        lines.sort();
+        let merged: Vec<String> = lines.into_iter().map(|(_, l)| l).collect();
+        assert_eq!(merged.join("\n") + "\n", whole, "{n} shards");
+    }
+    let o = go(&["--shard", "2/2"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--shard 2/2: I must be below N"));
+}
