@@ -153,6 +153,11 @@ struct TagArgs {
     #[arg(long)]
     lossy: bool,
 
+    /// Write the run's summary as JSON to FILE at the end (records, error records, windows, tokens,
+    /// entities per label, wall time, records/s), for CI jobs.
+    #[arg(long, value_name = "FILE")]
+    stats_json: Option<std::path::PathBuf>,
+
     /// Tag only shard I of N (0-based): the records whose index over all inputs is I modulo N, with
     /// their file and line numbers unchanged. N jobs with I = 0…N-1 split a corpus between them.
     #[arg(long, value_name = "I/N")]
@@ -388,6 +393,14 @@ fn run_tag(args: TagArgs) -> anyhow::Result<Outcome> {
         shard,
     };
     let stats = pipeline::run(&cfg)?;
+    if let Some(path) = &args.stats_json {
+        // Written whole, then renamed: a reader never sees half a summary.
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_string_pretty(&stats.to_json())? + "\n";
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| ner_tag::error::Error::io(&path.display().to_string(), e))?;
+    }
     Ok(match (stats.interrupted, stats.errors) {
         (Some(signal), _) => Outcome::Interrupted(signal),
         (None, 0) => Outcome::Done,

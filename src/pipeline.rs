@@ -33,6 +33,31 @@ pub struct RunStats {
     /// Seconds spent in the model stage (forward passes, the device synchronised at the end of
     /// each chunk): next to the wall time, how busy the device was kept.
     pub model_secs: f64,
+    /// Windows and tokens (special tokens included) the model ran over.
+    pub windows: usize,
+    pub tokens: usize,
+    /// Entities found, per label.
+    pub labels: std::collections::BTreeMap<String, usize>,
+    /// Wall time of the run loop (reading to the last write), seconds.
+    pub wall_secs: f64,
+}
+
+impl RunStats {
+    /// The `--stats-json` document.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "records": self.lines,
+            "error_records": self.errors,
+            "windows": self.windows,
+            "tokens": self.tokens,
+            "entities": self.entities,
+            "entities_per_label": self.labels,
+            "wall_secs": self.wall_secs,
+            "records_per_sec": self.lines as f64 / self.wall_secs.max(1e-9),
+            "model_secs": self.model_secs,
+            "interrupted_by_signal": self.interrupted,
+        })
+    }
 }
 
 /// Problems reported one per line on stderr, up to this many; the rest are counted.
@@ -155,6 +180,9 @@ struct Chunk {
     tagged: Vec<TaggedLine>,
     /// Seconds the model stage took on it.
     model_secs: f64,
+    /// Its windows and their tokens.
+    n_windows: usize,
+    n_tokens: usize,
 }
 
 /// Tokenize stage (host, parallel).
@@ -165,9 +193,12 @@ fn prepare(tagger: &Tagger, slots: Vec<Slot>) -> Result<Chunk> {
         .map(|r| Job::from_record(r, tagger.aggregation).into_owned())
         .collect();
     let windows = tagger.windows(&jobs)?;
+    let flat = windows.iter().flatten();
     Ok(Chunk {
         slots,
         jobs,
+        n_windows: flat.clone().count(),
+        n_tokens: flat.map(|w| w.ids.len()).sum(),
         windows,
         tagged: Vec::new(),
         model_secs: 0.0,
@@ -301,6 +332,8 @@ impl<W: Write> Writer<W> {
     /// flushes.
     fn write(&mut self, tagger: &Tagger, format: Format, chunk: Chunk) -> Result<()> {
         self.stats.model_secs += chunk.model_secs;
+        self.stats.windows += chunk.n_windows;
+        self.stats.tokens += chunk.n_tokens;
         if chunk.slots.is_empty() {
             return Ok(());
         }
@@ -342,6 +375,9 @@ impl<W: Write> Writer<W> {
             };
             self.printer.write(&record).map_err(stdout_err)?;
             self.stats.entities += t.result.entities.len();
+            for e in &t.result.entities {
+                *self.stats.labels.entry(e.label.clone()).or_default() += 1;
+            }
         }
         self.stats.lines += chunk.slots.len();
         self.printer.flush().map_err(stdout_err)?;
@@ -357,9 +393,10 @@ impl<W: Write> Writer<W> {
         Ok(())
     }
 
-    fn finish(self, stats: bool) -> Result<RunStats> {
+    fn finish(mut self, stats: bool) -> Result<RunStats> {
+        self.stats.wall_secs = self.started.elapsed().as_secs_f64();
         if stats {
-            let secs = self.started.elapsed().as_secs_f64();
+            let secs = self.stats.wall_secs;
             if self.progress {
                 eprint!("\r{}\r", " ".repeat(60));
             }

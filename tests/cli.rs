@@ -576,3 +576,47 @@ fn shards_together_are_the_whole_output() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--shard 2/2: I must be below N"));
 }
+
+#[test]
+fn stats_json_summarises_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stats.json");
+    let input = "{\"text\":\"Merkel met Obama in Berlin\"}\n{bad\n{\"text\":\"Paris and Rome\"}\n";
+    let o = run(
+        &[
+            "-m",
+            &tiny(),
+            "--input-format",
+            "jsonl",
+            "-a",
+            "simple",
+            "--stats-json",
+            path.to_str().unwrap(),
+        ],
+        input,
+    );
+    assert_eq!(o.status.code(), Some(3));
+    let entities: usize = stdout(&o)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["entities"].as_array().map_or(0, Vec::len)
+        })
+        .sum();
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(s["records"], 3);
+    assert_eq!(s["error_records"], 1);
+    assert_eq!(s["windows"], 2);
+    assert!(s["tokens"].as_u64().unwrap() >= 8, "{s}");
+    assert_eq!(s["entities"].as_u64().unwrap() as usize, entities);
+    let per_label: u64 = s["entities_per_label"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(per_label as usize, entities);
+    assert!(s["wall_secs"].as_f64().unwrap() > 0.0);
+    assert!(!dir.path().join("stats.json.tmp").exists());
+}
