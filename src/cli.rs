@@ -153,6 +153,15 @@ struct TagArgs {
     #[arg(long)]
     lossy: bool,
 
+    /// Write the records to FILE instead of stdout, whole records flushed chunk by chunk.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<std::path::PathBuf>,
+
+    /// With --output: keep the complete records an earlier (killed) run wrote there, cut a torn
+    /// last one, and tag on after them — nothing duplicated, nothing lost.
+    #[arg(long, requires = "output")]
+    resume: bool,
+
     /// Write the run's summary as JSON to FILE at the end (records, error records, windows, tokens,
     /// entities per label, wall time, records/s), for CI jobs.
     #[arg(long, value_name = "FILE")]
@@ -391,6 +400,8 @@ fn run_tag(args: TagArgs) -> anyhow::Result<Outcome> {
         },
         interrupt: Some(interrupt_on_signals()?),
         shard,
+        output: args.output,
+        resume: args.resume,
     };
     let stats = pipeline::run(&cfg)?;
     if let Some(path) = &args.stats_json {

@@ -28,6 +28,10 @@ pub struct Config {
     pub interrupt: Option<Interrupt>,
     /// Tag only this shard of the records (`--shard I/N`).
     pub shard: Option<Shard>,
+    /// Where the records go: stdout, or a file (`-o`).
+    pub output: Option<std::path::PathBuf>,
+    /// With `output`: go on after the records an earlier run already wrote there.
+    pub resume: bool,
 }
 
 /// `--shard I/N`: the records whose 0-based index (over all inputs, in order) is I modulo N. N

@@ -19,6 +19,7 @@ pub mod model;
 pub mod output;
 pub mod pipeline;
 pub mod records;
+pub mod resume;
 pub mod runtime;
 pub mod split;
 pub mod tagger;

@@ -120,6 +120,8 @@ struct Chunker<'c> {
     errors: usize,
     /// Records (good or bad) received so far: the index `--shard` selects by.
     seen: usize,
+    /// Records of this shard still to pass over: an earlier run wrote them (`--resume`).
+    skip: usize,
 }
 
 impl Chunker<'_> {
@@ -149,6 +151,10 @@ impl Chunker<'_> {
                 self.seen += 1;
                 // Another shard's record, good or bad: that shard's job writes it.
                 if cfg.shard.is_some_and(|s| !s.keeps(self.seen - 1)) {
+                    continue;
+                }
+                if self.skip > 0 {
+                    self.skip -= 1;
                     continue;
                 }
             }
@@ -219,11 +225,21 @@ fn forward(tagger: &Tagger, mut chunk: Chunk) -> Result<Chunk> {
 /// On CPU the stages of a chunk run one after another, each using every core. On a GPU they
 /// overlap: while the device runs chunk n, chunk n+1 is read and tokenized and chunk n−1 decoded
 /// and written, so the GPU does not wait on the host.
-pub fn tag_stream<W: Write + Send>(tagger: &Tagger, cfg: &Config, out: W) -> Result<RunStats> {
+/// `done` records at the start (of this shard) are passed over: an earlier run wrote them.
+pub fn tag_stream<W: Write + Send>(
+    tagger: &Tagger,
+    cfg: &Config,
+    done: usize,
+    out: W,
+) -> Result<RunStats> {
     let reader = RecordReader::new(cfg.inputs.clone(), cfg.input_format.clone()).lossy(cfg.lossy);
     let names = reader.source_names();
     let mut writer = Writer {
         printer: Printer::new(out, cfg.format, cfg.byte_offsets, tagger.aggregation),
+        sink: cfg
+            .output
+            .as_ref()
+            .map_or_else(|| "stdout".into(), |p| p.display().to_string()),
         with_file: names.len() > 1,
         names,
         stats: RunStats::default(),
@@ -237,6 +253,7 @@ pub fn tag_stream<W: Write + Send>(tagger: &Tagger, cfg: &Config, out: W) -> Res
         cfg,
         errors: 0,
         seen: 0,
+        skip: done,
     };
     let end = if tagger.batching.parallel_batches {
         loop {
@@ -319,6 +336,8 @@ fn overlapped<W: Write + Send>(
 /// Decode + write stage: owns the printer and the counts.
 struct Writer<W: Write> {
     printer: Printer<W>,
+    /// What the printer writes to, for messages: `stdout` or the `-o` file.
+    sink: String,
     names: Vec<String>,
     with_file: bool,
     stats: RunStats,
@@ -340,7 +359,8 @@ impl<W: Write> Writer<W> {
         let results = tagger.decode_jobs(&chunk.jobs, &chunk.tagged);
         let tagged = finish_jobs(tagger, chunk.jobs, results, format)?;
         let mut tagged = tagged.iter();
-        let stdout_err = |e| Error::io("stdout", e);
+        let sink = self.sink.as_str();
+        let stdout_err = |e| Error::io(sink, e);
         for slot in &chunk.slots {
             let rec = match slot {
                 Ok(rec) => rec,
@@ -456,6 +476,24 @@ fn finish_jobs<'t>(
 /// The whole job: resolve and load the model, then tag the inputs to stdout.
 pub fn run(cfg: &Config) -> Result<RunStats> {
     let tagger = crate::tagger::load_checkpoint(&cfg.model.resolve()?, &cfg.runtime, &cfg.tag)?;
-    let out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
-    tag_stream(&tagger, cfg, out)
+    match &cfg.output {
+        None => {
+            let out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
+            tag_stream(&tagger, cfg, 0, out)
+        }
+        Some(path) => {
+            let (file, done) = crate::resume::open_output(path, cfg.format, cfg.resume)?;
+            if done.records > 0 {
+                eprintln!(
+                    "ner-tag: {}: resuming after its {} complete record(s)",
+                    path.display(),
+                    done.records
+                );
+            }
+            let out = std::io::BufWriter::with_capacity(1 << 16, file);
+            let mut stats = tag_stream(&tagger, cfg, done.records, out)?;
+            stats.lines += done.records;
+            Ok(stats)
+        }
+    }
 }

@@ -620,3 +620,64 @@ fn stats_json_summarises_the_run() {
     assert!(s["wall_secs"].as_f64().unwrap() > 0.0);
     assert!(!dir.path().join("stats.json.tmp").exists());
 }
+
+/// `-o FILE --resume` after SIGKILL at several points: the resumed file is byte-identical to an
+/// uninterrupted run's, for JSONL and CoNLL output.
+#[test]
+fn resume_after_sigkill_is_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    let text: String = (0..3000)
+        .map(|i| format!("Line {i}: Angela Merkel met Barack Obama in Berlin and Paris .\n"))
+        .collect();
+    std::fs::write(&input, text).unwrap();
+    let model = tiny();
+    for format in ["jsonl", "conll"] {
+        let args = |out: &std::path::Path| {
+            vec![
+                "-m".to_string(),
+                model.clone(),
+                "-f".into(),
+                format.into(),
+                "--read-ahead".into(),
+                "50".into(),
+                "-o".into(),
+                out.display().to_string(),
+                "--resume".into(),
+                input.display().to_string(),
+            ]
+        };
+        let whole = dir.path().join(format!("whole.{format}"));
+        let o = bin().args(args(&whole)).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(o.stdout.is_empty(), "stdout stays empty with -o");
+        let want = std::fs::read(&whole).unwrap();
+        assert!(want.iter().filter(|&&b| b == b'\n').count() >= 3000);
+        for (k, kill_ms) in [5u64, 40, 120, 300].into_iter().enumerate() {
+            let out = dir.path().join(format!("killed{k}.{format}"));
+            // Killed once, then killed again sooner, then run to the end.
+            for ms in [kill_ms, kill_ms / 2] {
+                let mut child = bin()
+                    .args(args(&out))
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                let _ = child.kill(); // SIGKILL; it may have finished already
+                child.wait().unwrap();
+            }
+            let o = bin().args(args(&out)).output().unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            let got = std::fs::read(&out).unwrap();
+            assert!(
+                got == want,
+                "{format}, killed at {kill_ms} ms: {} bytes, want {}",
+                got.len(),
+                want.len()
+            );
+        }
+    }
+    // --resume needs -o.
+    let o = run(&["-m", &model, "--resume"], "x\n");
+    assert_eq!(o.status.code(), Some(2));
+}
