@@ -218,6 +218,8 @@ struct EvalArgs {
 enum FormatArg {
     Jsonl,
     Conll,
+    /// One self-contained HTML page, entities highlighted (no scripts, no network).
+    Html,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -371,6 +373,13 @@ fn run_tag(args: TagArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Done);
     }
     let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
+    if args.resume && matches!(args.format, FormatArg::Html) {
+        return Err(ner_tag::error::Error::Usage(
+            "--resume works with jsonl and conll output (an HTML page has a head and a foot)"
+                .into(),
+        )
+        .into());
+    }
     let (model, runtime, tag, read_ahead) = args.model.prepare()?;
     let cfg = Config {
         model,
@@ -387,6 +396,7 @@ fn run_tag(args: TagArgs) -> anyhow::Result<Outcome> {
         format: match args.format {
             FormatArg::Jsonl => Format::Jsonl,
             FormatArg::Conll => Format::Conll,
+            FormatArg::Html => Format::Html,
         },
         byte_offsets: args.byte_offsets,
         tag,

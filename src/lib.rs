@@ -17,6 +17,7 @@ pub mod input;
 pub mod job;
 pub mod model;
 pub mod output;
+pub mod output_html;
 pub mod pipeline;
 pub mod records;
 pub mod resume;

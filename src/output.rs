@@ -10,6 +10,8 @@ use crate::decode::{tags, Aggregation, Entity};
 pub enum Format {
     Jsonl,
     Conll,
+    /// One self-contained page (`output_html`): a header, a block per record, a footer.
+    Html,
 }
 
 /// A tagged line, ready to print. Entity and word offsets are in characters.
@@ -82,13 +84,37 @@ impl<W: Write> Printer<W> {
         }
     }
 
+    /// What goes before the first record (the HTML page's head).
+    pub fn begin(&mut self) -> io::Result<()> {
+        match self.format {
+            Format::Html => self.out.write_all(crate::output_html::HEADER.as_bytes()),
+            _ => Ok(()),
+        }
+    }
+
+    /// What goes after the last record (the HTML page's end), then a flush.
+    pub fn finish(&mut self) -> io::Result<()> {
+        if self.format == Format::Html {
+            self.out.write_all(crate::output_html::FOOTER.as_bytes())?;
+        }
+        self.out.flush()
+    }
+
     pub fn write(&mut self, rec: &TaggedRecord) -> io::Result<()> {
         self.buf.clear();
+
         let bytes = char_to_byte(rec.text);
         let slice = |s: usize, e: usize| {
             &rec.text[bytes[s.min(bytes.len() - 1)]..bytes[e.min(bytes.len() - 1)]]
         };
         match self.format {
+            Format::Html => crate::output_html::record(
+                &mut self.buf,
+                rec.file,
+                rec.line,
+                rec.text,
+                rec.entities,
+            )?,
             Format::Jsonl => {
                 let entities = rec
                     .entities
@@ -166,6 +192,7 @@ impl<W: Write> Printer<W> {
     ) -> io::Result<()> {
         self.buf.clear();
         match self.format {
+            Format::Html => crate::output_html::error(&mut self.buf, file, line, msg),
             Format::Jsonl if object.is_some() => {
                 let mut object = object.cloned().unwrap_or_default();
                 object.insert("error".into(), msg.into());

@@ -255,6 +255,10 @@ pub fn tag_stream<W: Write + Send>(
         seen: 0,
         skip: done,
     };
+    writer
+        .printer
+        .begin()
+        .map_err(|e| Error::io(&writer.sink, e))?;
     let end = if tagger.batching.parallel_batches {
         loop {
             let (slots, end) = chunker.next();
@@ -414,6 +418,9 @@ impl<W: Write> Writer<W> {
     }
 
     fn finish(mut self, stats: bool) -> Result<RunStats> {
+        self.printer
+            .finish()
+            .map_err(|e| Error::io(&self.sink, e))?;
         self.stats.wall_secs = self.started.elapsed().as_secs_f64();
         if stats {
             let secs = self.stats.wall_secs;

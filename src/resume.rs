@@ -26,7 +26,8 @@ pub fn complete_records(bytes: &[u8], format: Format) -> Done {
             continue;
         }
         let ends_record = match format {
-            Format::Jsonl => true,
+            // (HTML is refused with --resume at the command line: a page has a head and a foot.)
+            Format::Jsonl | Format::Html => true,
             Format::Conll => i == line_start,
         };
         if ends_record {

@@ -681,3 +681,78 @@ fn resume_after_sigkill_is_byte_identical() {
     let o = run(&["-m", &model, "--resume"], "x\n");
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// `-f html`: one page, a block per record, hostile text escaped; where Debian's `chromium` is
+/// installed, the page is rendered headless, its DOM checked and a screenshot taken.
+#[test]
+fn html_page_renders_in_a_headless_browser() {
+    let input = "Angela Merkel met Barack Obama in Berlin\n<script>document.title='pwned'</script> in Paris\n\n";
+    let o = run(&["-m", &tiny(), "-f", "html", "-a", "simple"], input);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = stdout(&o);
+    assert!(html.starts_with("<!DOCTYPE html>") && html.ends_with("</body></html>\n"));
+    assert_eq!(html.matches("<div class=\"rec\">").count(), 3);
+    assert!(!html.contains("<script"), "input markup escaped");
+    assert!(html.contains("&lt;"), "{html}");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no fetches"
+    );
+    let marks = html.matches("<mark").count();
+    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+    else {
+        eprintln!("skipped the browser half: no chromium on PATH");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("page.html");
+    std::fs::write(&page, &html).unwrap();
+    let shot = dir.path().join("shot.png");
+    let browser = |extra: &str| {
+        std::process::Command::new(chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                &format!("--user-data-dir={}", dir.path().join("profile").display()),
+                extra,
+                &format!("file://{}", page.display()),
+            ])
+            .output()
+            .unwrap()
+    };
+    let dom = browser("--dump-dom");
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    // The browser's DOM: the same entities, labels inside them, the input's script still text.
+    assert_eq!(dom.matches("<mark").count(), marks, "{dom}");
+    assert_eq!(dom.matches("class=\"lbl\"").count(), marks);
+    assert!(!dom.contains("<script"), "{dom}");
+    assert!(dom.contains("&lt;"));
+    assert!(
+        dom.contains("<title>ner-tag</title>"),
+        "the input's script did not run"
+    );
+    let o = browser(&format!("--screenshot={}", shot.display()));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 2000,
+        "{} bytes",
+        png.len()
+    );
+    if let Some(keep) = std::env::var_os("NER_TAG_KEEP_SCREENSHOT") {
+        std::fs::copy(&shot, keep).unwrap();
+    }
+}
