@@ -4,7 +4,8 @@
 //! On CPU the native backend (`model::native`) runs whole batches side by side on the global
 //! rayon pool, each single-threaded inside: both cores stay busy without per-operation
 //! synchronisation, and results do not depend on the thread count. On CUDA the candle backend
-//! runs one batch at a time.
+//! runs the batches of a chunk one after another on one stream, queued together (f16 by default),
+//! while other threads read, tokenize, decode and write (`pipeline::overlapped`).
 
 use candle_core::{DType, Device};
 
