@@ -186,9 +186,6 @@ struct Chunk {
     tagged: Vec<TaggedLine>,
     /// Seconds the model stage took on it.
     model_secs: f64,
-    /// Its windows and their tokens.
-    n_windows: usize,
-    n_tokens: usize,
 }
 
 /// Tokenize stage (host, parallel).
@@ -199,12 +196,9 @@ fn prepare(tagger: &Tagger, slots: Vec<Slot>) -> Result<Chunk> {
         .map(|r| Job::from_record(r, tagger.aggregation).into_owned())
         .collect();
     let windows = tagger.windows(&jobs)?;
-    let flat = windows.iter().flatten();
     Ok(Chunk {
         slots,
         jobs,
-        n_windows: flat.clone().count(),
-        n_tokens: flat.map(|w| w.ids.len()).sum(),
         windows,
         tagged: Vec::new(),
         model_secs: 0.0,
@@ -355,8 +349,10 @@ impl<W: Write> Writer<W> {
     /// flushes.
     fn write(&mut self, tagger: &Tagger, format: Format, chunk: Chunk) -> Result<()> {
         self.stats.model_secs += chunk.model_secs;
-        self.stats.windows += chunk.n_windows;
-        self.stats.tokens += chunk.n_tokens;
+        for t in &chunk.tagged {
+            self.stats.windows += t.windows.len();
+            self.stats.tokens += t.windows.iter().map(|w| w.ids.len()).sum::<usize>();
+        }
         if chunk.slots.is_empty() {
             return Ok(());
         }

@@ -14,14 +14,6 @@ enum Embeddings {
     DistilBert(distilbert::DistilBertEmbeddings),
 }
 
-/// A padded batch of token windows, row-major (batch × len), as the host holds it.
-pub struct Batch<'a> {
-    pub ids: &'a [u32],
-    pub mask: &'a [u8],
-    pub rows: usize,
-    pub len: usize,
-}
-
 /// The classifier as candle tensors: what runs on CUDA, and the reference for the native backend.
 pub struct CandleEncoder {
     cfg: ModelConfig,
@@ -74,21 +66,6 @@ impl CandleEncoder {
             classifier,
             device: device.clone(),
         })
-    }
-
-    /// Logits of shape (rows, len, labels) in f32.
-    pub fn forward(&self, batch: &Batch) -> candle_core::Result<Tensor> {
-        let shape = (batch.rows, batch.len);
-        let ids = Tensor::from_slice(batch.ids, shape, &self.device)?;
-        let mask = Tensor::from_slice(batch.mask, shape, &self.device)?;
-        let positions = match self.cfg.arch {
-            Architecture::XlmRoberta => {
-                xlm_roberta::position_ids(batch.ids, batch.len, self.cfg.pad_token_id)
-            }
-            _ => bert::position_ids(batch.rows, batch.len),
-        };
-        let positions = Tensor::from_vec(positions, shape, &self.device)?;
-        self.forward_tensors(&ids, &mask, &positions)
     }
 
     /// Logits (rows, len, labels) in f32 of (rows, len) ids, 0/1 mask and position ids on the
