@@ -7,6 +7,7 @@ use ner_tag::decode::{Aggregation, Scheme};
 use ner_tag::eval::{self, report};
 use ner_tag::hub::{catalog, ModelSource};
 use ner_tag::input::Source;
+use ner_tag::output::target::Target;
 use ner_tag::output::Format;
 use ner_tag::pipeline::{self, Interrupt, OnError, TagOptions};
 use ner_tag::records::InputFormat;
@@ -140,9 +141,15 @@ struct TagArgs {
     #[arg(long)]
     byte_offsets: bool,
 
-    /// Print progress and a throughput summary on stderr.
+    /// Print a summary on stderr at the end: records, error records, windows, tokens, entities
+    /// per label, wall time, records/s.
     #[arg(long)]
     stats: bool,
+
+    /// No progress bar and no notes on stderr (problems are still reported). The bar is drawn
+    /// only when stderr is a terminal.
+    #[arg(short, long)]
+    quiet: bool,
 
     /// A record that cannot be tagged: `skip` writes an error record in its place and exits 3 at
     /// the end; `fail` stops there with exit 1, everything before it written.
@@ -154,12 +161,23 @@ struct TagArgs {
     lossy: bool,
 
     /// Write the records to FILE instead of stdout, whole records flushed chunk by chunk.
-    #[arg(short, long, value_name = "FILE")]
+    #[arg(short, long, value_name = "FILE", conflicts_with = "output_dir")]
     output: Option<std::path::PathBuf>,
 
-    /// With --output: keep the complete records an earlier (killed) run wrote there, cut a torn
-    /// last one, and tag on after them — nothing duplicated, nothing lost.
-    #[arg(long, requires = "output")]
+    /// Write one output per input file under DIR, at the input's relative path (below the folder
+    /// it was found in with -r) with the extension .jsonl/.conll/.html.
+    #[arg(long, value_name = "DIR")]
+    output_dir: Option<std::path::PathBuf>,
+
+    /// Read the files under folders given as inputs, in name order; hidden files and folders
+    /// are skipped, symbolic links followed (loops are not).
+    #[arg(short, long)]
+    recursive: bool,
+
+    /// With --output or --output-dir: keep the complete records an earlier (killed) run wrote
+    /// there (per file), cut a torn last one, and tag on after them — nothing duplicated, nothing
+    /// lost.
+    #[arg(long)]
     resume: bool,
 
     /// Write the run's summary as JSON to FILE at the end (records, error records, windows, tokens,
@@ -182,6 +200,11 @@ struct EvalArgs {
     /// Gold CoNLL files: token first, gold tag last, blank lines between sentences.
     #[arg(value_name = "GOLD.conll", required = true)]
     files: Vec<String>,
+
+    /// No progress bar and no timing line on stderr. The bar is drawn only when stderr is a
+    /// terminal.
+    #[arg(short, long)]
+    quiet: bool,
 
     #[command(flatten)]
     model: ModelArgs,
@@ -373,6 +396,12 @@ fn run_tag(args: TagArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Done);
     }
     let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
+    if args.resume && args.output.is_none() && args.output_dir.is_none() {
+        return Err(ner_tag::error::Error::Usage(
+            "--resume needs --output FILE or --output-dir DIR to resume into".into(),
+        )
+        .into());
+    }
     if args.resume && matches!(args.format, FormatArg::Html) {
         return Err(ner_tag::error::Error::Usage(
             "--resume works with jsonl and conll output (an HTML page has a head and a foot)"
@@ -380,10 +409,26 @@ fn run_tag(args: TagArgs) -> anyhow::Result<Outcome> {
         )
         .into());
     }
+    let format = match args.format {
+        FormatArg::Jsonl => Format::Jsonl,
+        FormatArg::Conll => Format::Conll,
+        FormatArg::Html => Format::Html,
+    };
+    let inputs =
+        ner_tag::sources::collect(&args.files, args.recursive, args.output_dir.as_deref())?;
+    let target = match (&args.output, &args.output_dir) {
+        (Some(file), _) => Target::File(file.clone()),
+        (None, Some(dir)) => Target::PerSource(ner_tag::sources::output_paths(
+            &inputs,
+            dir,
+            format.extension(),
+        )?),
+        (None, None) => Target::Stdout,
+    };
     let (model, runtime, tag, read_ahead) = args.model.prepare()?;
     let cfg = Config {
         model,
-        inputs: sources(&args.files),
+        inputs: inputs.into_iter().map(|i| i.source).collect(),
         input_format: match args.input_format {
             InputFormatArg::Text => InputFormat::Text,
             InputFormatArg::Jsonl => InputFormat::Jsonl {
@@ -393,16 +438,14 @@ fn run_tag(args: TagArgs) -> anyhow::Result<Outcome> {
                 gold_column: args.gold_column,
             },
         },
-        format: match args.format {
-            FormatArg::Jsonl => Format::Jsonl,
-            FormatArg::Conll => Format::Conll,
-            FormatArg::Html => Format::Html,
-        },
+        format,
         byte_offsets: args.byte_offsets,
         tag,
         runtime,
         read_ahead,
         stats: args.stats,
+        progress: ner_tag::progress::wanted(args.quiet),
+        quiet: args.quiet,
         lossy: args.lossy,
         on_error: match args.on_error {
             OnErrorArg::Skip => OnError::Skip,
@@ -410,7 +453,7 @@ fn run_tag(args: TagArgs) -> anyhow::Result<Outcome> {
         },
         interrupt: Some(interrupt_on_signals()?),
         shard,
-        output: args.output,
+        target,
         resume: args.resume,
     };
     let stats = pipeline::run(&cfg)?;
@@ -420,7 +463,7 @@ fn run_tag(args: TagArgs) -> anyhow::Result<Outcome> {
         let text = serde_json::to_string_pretty(&stats.to_json())? + "\n";
         std::fs::write(&tmp, text)
             .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|e| ner_tag::error::Error::io(&path.display().to_string(), e))?;
+            .map_err(|e| ner_tag::error::Error::io(path.display(), e))?;
     }
     Ok(match (stats.interrupted, stats.errors) {
         (Some(signal), _) => Outcome::Interrupted(signal),
@@ -460,10 +503,11 @@ fn run_eval(args: EvalArgs) -> anyhow::Result<()> {
     } else {
         let (model, rt, opts, read_ahead) = args.model.prepare()?;
         let tagger = ner_tag::tagger::load_checkpoint(&model.resolve()?, &rt, &opts)?;
+        let bar = ner_tag::progress::wanted(args.quiet);
         if args.raw {
-            eval::evaluate_raw(&tagger, &files, scheme, args.gold_column, read_ahead)?
+            eval::evaluate_raw(&tagger, &files, scheme, args.gold_column, read_ahead, bar)?
         } else {
-            eval::evaluate(&tagger, &files, scheme, args.gold_column, read_ahead)?
+            eval::evaluate(&tagger, &files, scheme, args.gold_column, read_ahead, bar)?
         }
     };
     let text = if args.json {
@@ -479,7 +523,7 @@ fn run_eval(args: EvalArgs) -> anyhow::Result<()> {
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
         .map_err(|e| ner_tag::Error::io("stdout", e))?;
-    if !args.predictions {
+    if !args.predictions && !args.quiet {
         eprintln!(
             "ner-tag eval: {} sentences, {} tokens in {:.2}s ({:.0} tokens/s)",
             stats.sentences,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::decode::Aggregation;
 use crate::hub::ModelSource;
 use crate::input::Source;
+use crate::output::target::Target;
 use crate::output::Format;
 use crate::records::InputFormat;
 use crate::runtime::Runtime;
@@ -20,7 +21,12 @@ pub struct Config {
     pub runtime: Runtime,
     /// Lines read and tagged together; bounds memory.
     pub read_ahead: usize,
+    /// Print the run's summary on stderr at the end (`--stats`).
     pub stats: bool,
+    /// Draw a progress bar on stderr (a terminal, and no `-q`).
+    pub progress: bool,
+    /// No informational messages on stderr (`-q`); problems are still reported.
+    pub quiet: bool,
     /// Replace invalid UTF-8 with U+FFFD instead of writing an error record.
     pub lossy: bool,
     pub on_error: OnError,
@@ -28,9 +34,9 @@ pub struct Config {
     pub interrupt: Option<Interrupt>,
     /// Tag only this shard of the records (`--shard I/N`).
     pub shard: Option<Shard>,
-    /// Where the records go: stdout, or a file (`-o`).
-    pub output: Option<std::path::PathBuf>,
-    /// With `output`: go on after the records an earlier run already wrote there.
+    /// Where the records go: stdout, a file (`-o`), a file per input (`--output-dir`).
+    pub target: Target,
+    /// Go on after the records an earlier run already wrote to the target's file(s).
     pub resume: bool,
 }
 

@@ -1,11 +1,15 @@
 //! Input stage: reads lines from files (or stdin for none or `-`), in order, one record per line.
 //!
 //! A line is split on `\n`; a trailing `\r` (CRLF files) and a UTF-8 byte-order mark at the start
-//! of a file are not part of the text. Nothing is buffered beyond the current line.
+//! of a file are not part of the text. Nothing is buffered beyond the current line. Every source
+//! ends with an [`LineItem::EndOfSource`], in order, even one that could not be opened: output
+//! written a file per source (`--output-dir`) follows them.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
@@ -17,6 +21,14 @@ pub struct LineRecord {
     pub text: String,
 }
 
+/// What the reader gives next.
+#[derive(Debug, Clone)]
+pub enum LineItem {
+    Line(LineRecord),
+    /// Source `n` (0-based) has no more lines: the next item comes from source `n + 1`.
+    EndOfSource(usize),
+}
+
 /// Where lines come from: a file path or standard input.
 #[derive(Debug, Clone)]
 pub enum Source {
@@ -24,6 +36,8 @@ pub enum Source {
     File(PathBuf),
     /// Bytes in memory under a name (library callers, tests, fuzzing).
     Memory(String, std::sync::Arc<[u8]>),
+    /// A path found but not readable (a folder `-r` could not list): reported when opened.
+    Unreadable(PathBuf, String),
 }
 
 impl Source {
@@ -38,7 +52,7 @@ impl Source {
     pub fn name(&self) -> String {
         match self {
             Source::Stdin => "<stdin>".to_string(),
-            Source::File(p) => p.display().to_string(),
+            Source::File(p) | Source::Unreadable(p, _) => p.display().to_string(),
             Source::Memory(name, _) => name.clone(),
         }
     }
@@ -52,6 +66,10 @@ pub struct LineReader {
     line: usize,
     buf: Vec<u8>,
     lossy: bool,
+    /// A source ended in an error (unopenable, unreadable): its end is reported next.
+    failed: Option<usize>,
+    /// Bytes read so far, over all sources (for progress bars).
+    bytes_read: Option<Arc<AtomicU64>>,
 }
 
 impl LineReader {
@@ -63,17 +81,46 @@ impl LineReader {
             line: 0,
             buf: Vec::new(),
             lossy: false,
+            failed: None,
+            bytes_read: None,
         }
+    }
+
+    /// Counts the bytes read (line ends included) into `counter`.
+    pub fn count_bytes(mut self, counter: Arc<AtomicU64>) -> Self {
+        self.bytes_read = Some(counter);
+        self
     }
 
     pub fn sources(&self) -> &[Source] {
         &self.sources
     }
 
+    /// Bytes the sources hold, when every one is a file of known size (a progress bar's total).
+    pub fn total_bytes(sources: &[Source]) -> Option<u64> {
+        sources
+            .iter()
+            .map(|s| match s {
+                Source::File(p) => std::fs::metadata(p)
+                    .ok()
+                    .filter(|m| m.is_file())
+                    .map(|m| m.len()),
+                Source::Memory(_, b) => Some(b.len() as u64),
+                Source::Unreadable(..) => Some(0),
+                Source::Stdin => None,
+            })
+            .sum()
+    }
+
     fn open(&self, idx: usize) -> Result<Box<dyn BufRead + Send>> {
         match &self.sources[idx] {
             Source::Stdin => Ok(Box::new(BufReader::with_capacity(1 << 16, io::stdin()))),
             Source::Memory(_, bytes) => Ok(Box::new(io::Cursor::new(bytes.clone()))),
+            Source::Unreadable(p, msg) => Err(Error::Input {
+                name: p.display().to_string(),
+                line: 0,
+                msg: msg.clone(),
+            }),
             Source::File(p) => {
                 let name = p.display().to_string();
                 let unreadable = |msg: String| Error::Input {
@@ -82,7 +129,9 @@ impl LineReader {
                     msg,
                 };
                 if p.is_dir() {
-                    return Err(unreadable("is a directory".into()));
+                    return Err(unreadable(
+                        "is a directory (-r reads the files under it)".into(),
+                    ));
                 }
                 let f = File::open(p).map_err(|e| unreadable(e.to_string()))?;
                 Ok(Box::new(BufReader::with_capacity(1 << 16, f)))
@@ -100,61 +149,84 @@ impl LineReader {
     /// line (or one unreadable source): the reader has moved past it, so a caller may carry on.
     pub fn next_line(&mut self) -> Result<Option<LineRecord>> {
         loop {
-            if self.current.is_none() {
-                if self.next_source >= self.sources.len() {
-                    return Ok(None);
-                }
-                let idx = self.next_source;
-                self.next_source += 1;
-                self.line = 0;
-                self.current = Some((idx, self.open(idx)?));
+            match self.next_item()? {
+                Some(LineItem::Line(l)) => return Ok(Some(l)),
+                Some(LineItem::EndOfSource(_)) => continue,
+                None => return Ok(None),
             }
-            let (idx, reader) = self.current.as_mut().expect("opened above");
-            let idx = *idx;
-            self.buf.clear();
-            let n = match reader.read_until(b'\n', &mut self.buf) {
-                Ok(n) => n,
-                Err(e) => {
-                    // The source is abandoned, so a caller that carries on reads the next one.
-                    self.current = None;
-                    return Err(Error::Input {
-                        name: self.sources[idx].name(),
-                        line: self.line + 1,
-                        msg: e.to_string(),
-                    });
-                }
-            };
-            if n == 0 {
-                self.current = None;
-                continue;
-            }
-            self.line += 1;
-            let mut bytes: &[u8] = &self.buf;
-            if bytes.last() == Some(&b'\n') {
-                bytes = &bytes[..bytes.len() - 1];
-                if bytes.last() == Some(&b'\r') {
-                    bytes = &bytes[..bytes.len() - 1];
-                }
-            }
-            if self.line == 1 {
-                bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-            }
-            let text = match std::str::from_utf8(bytes) {
-                Ok(t) => t.to_string(),
-                Err(_) if self.lossy => String::from_utf8_lossy(bytes).into_owned(),
-                Err(e) => {
-                    return Err(Error::Input {
-                        name: self.sources[idx].name(),
-                        line: self.line,
-                        msg: format!("invalid UTF-8 at byte {}", e.valid_up_to()),
-                    })
-                }
-            };
-            return Ok(Some(LineRecord {
-                source: idx,
-                line: self.line,
-                text,
-            }));
         }
+    }
+
+    /// The next line or end of a source, or `None` after the last source's end. Errors as for
+    /// [`LineReader::next_line`]; the failed source's end follows its error.
+    pub fn next_item(&mut self) -> Result<Option<LineItem>> {
+        if let Some(idx) = self.failed.take() {
+            return Ok(Some(LineItem::EndOfSource(idx)));
+        }
+        if self.current.is_none() {
+            if self.next_source >= self.sources.len() {
+                return Ok(None);
+            }
+            let idx = self.next_source;
+            self.next_source += 1;
+            self.line = 0;
+            match self.open(idx) {
+                Ok(r) => self.current = Some((idx, r)),
+                Err(e) => {
+                    self.failed = Some(idx);
+                    return Err(e);
+                }
+            }
+        }
+        let (idx, reader) = self.current.as_mut().expect("opened above");
+        let idx = *idx;
+        self.buf.clear();
+        let n = match reader.read_until(b'\n', &mut self.buf) {
+            Ok(n) => n,
+            Err(e) => {
+                // The source is abandoned, so a caller that carries on reads the next one.
+                self.current = None;
+                self.failed = Some(idx);
+                return Err(Error::Input {
+                    name: self.sources[idx].name(),
+                    line: self.line + 1,
+                    msg: e.to_string(),
+                });
+            }
+        };
+        if n == 0 {
+            self.current = None;
+            return Ok(Some(LineItem::EndOfSource(idx)));
+        }
+        if let Some(c) = &self.bytes_read {
+            c.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        self.line += 1;
+        let mut bytes: &[u8] = &self.buf;
+        if bytes.last() == Some(&b'\n') {
+            bytes = &bytes[..bytes.len() - 1];
+            if bytes.last() == Some(&b'\r') {
+                bytes = &bytes[..bytes.len() - 1];
+            }
+        }
+        if self.line == 1 {
+            bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        }
+        let text = match std::str::from_utf8(bytes) {
+            Ok(t) => t.to_string(),
+            Err(_) if self.lossy => String::from_utf8_lossy(bytes).into_owned(),
+            Err(e) => {
+                return Err(Error::Input {
+                    name: self.sources[idx].name(),
+                    line: self.line,
+                    msg: format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+                })
+            }
+        };
+        Ok(Some(LineItem::Line(LineRecord {
+            source: idx,
+            line: self.line,
+            text,
+        })))
     }
 }

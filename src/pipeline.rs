@@ -4,8 +4,8 @@
 //! parallel, batches through the model), then write its records in input order from one writer.
 //! Memory is bounded by the chunk size, however long the input.
 
-use std::io::Write;
-
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -16,49 +16,13 @@ pub use crate::config::{Interrupt, OnError, TagOptions};
 use crate::decode;
 use crate::error::{Error, Result};
 use crate::job::{Job, JobResult};
-use crate::output::{Format, InputKind, Printer, TaggedRecord};
-use crate::records::{Record, RecordReader};
+use crate::output::target::Skip;
+use crate::output::{ErrorRecord, Format, InputKind, PrintOptions, Printer, TaggedRecord};
+use crate::progress::Progress;
+use crate::records::{Item, Record, RecordReader};
+pub use crate::stats::RunStats;
 pub use crate::tagger::{load_tagger, Tagger};
 use crate::tokenize::Window;
-
-/// Summary of a run, for the stderr stats line and the exit status.
-#[derive(Debug, Default)]
-pub struct RunStats {
-    pub lines: usize,
-    pub entities: usize,
-    /// Records that could not be tagged and got an error record instead.
-    pub errors: usize,
-    /// The signal that stopped the run early (SIGINT, SIGTERM), if one did.
-    pub interrupted: Option<i32>,
-    /// Seconds spent in the model stage (forward passes, the device synchronised at the end of
-    /// each chunk): next to the wall time, how busy the device was kept.
-    pub model_secs: f64,
-    /// Windows and tokens (special tokens included) the model ran over.
-    pub windows: usize,
-    pub tokens: usize,
-    /// Entities found, per label.
-    pub labels: std::collections::BTreeMap<String, usize>,
-    /// Wall time of the run loop (reading to the last write), seconds.
-    pub wall_secs: f64,
-}
-
-impl RunStats {
-    /// The `--stats-json` document.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "records": self.lines,
-            "error_records": self.errors,
-            "windows": self.windows,
-            "tokens": self.tokens,
-            "entities": self.entities,
-            "entities_per_label": self.labels,
-            "wall_secs": self.wall_secs,
-            "records_per_sec": self.lines as f64 / self.wall_secs.max(1e-9),
-            "model_secs": self.model_secs,
-            "interrupted_by_signal": self.interrupted,
-        })
-    }
-}
 
 /// Problems reported one per line on stderr, up to this many; the rest are counted.
 const SHOWN_PROBLEMS: usize = 20;
@@ -102,7 +66,13 @@ impl From<Error> for BadRecord {
     }
 }
 
-type Slot = std::result::Result<Record, BadRecord>;
+/// One item of a chunk, in input order.
+enum Slot {
+    Good(Record),
+    Bad(BadRecord),
+    /// Input source n has no more records.
+    End(usize),
+}
 
 /// How reading a chunk ended, when it ended the input.
 enum End {
@@ -113,15 +83,36 @@ enum End {
     Fatal(Error),
 }
 
-/// Cuts the record stream into chunks of at most `read_ahead` records.
+/// Cuts the record stream into chunks of at most `read_ahead` items.
 struct Chunker<'c> {
-    rx: std::sync::mpsc::Receiver<Result<Option<Record>>>,
+    rx: std::sync::mpsc::Receiver<Result<Option<Item>>>,
     cfg: &'c Config,
+    progress: &'c Progress,
     errors: usize,
     /// Records (good or bad) received so far: the index `--shard` selects by.
     seen: usize,
+    /// The source records come from now (sources end in order).
+    source: usize,
     /// Records of this shard still to pass over: an earlier run wrote them (`--resume`).
-    skip: usize,
+    skip: Skip,
+}
+
+impl Chunker<'_> {
+    /// Whether the next record of this shard is one an earlier run wrote.
+    fn passes_over(&mut self) -> bool {
+        let left = match &mut self.skip {
+            Skip::First(n) => n,
+            Skip::PerSource(n) => match n.get_mut(self.source) {
+                Some(n) => n,
+                None => return false,
+            },
+        };
+        if *left > 0 {
+            *left -= 1;
+            return true;
+        }
+        false
+    }
 }
 
 impl Chunker<'_> {
@@ -146,29 +137,33 @@ impl Chunker<'_> {
             // record and stops every shard.
             if matches!(
                 next,
-                Ok(Some(_)) | Err(Error::Input { .. } | Error::UntaggableObject { .. })
+                Ok(Some(Item::Record(_)))
+                    | Err(Error::Input { .. } | Error::UntaggableObject { .. })
             ) {
                 self.seen += 1;
                 // Another shard's record, good or bad: that shard's job writes it.
                 if cfg.shard.is_some_and(|s| !s.keeps(self.seen - 1)) {
                     continue;
                 }
-                if self.skip > 0 {
-                    self.skip -= 1;
+                if self.passes_over() {
                     continue;
                 }
             }
             match next {
-                Ok(Some(rec)) => chunk.push(Ok(rec)),
+                Ok(Some(Item::Record(rec))) => chunk.push(Slot::Good(rec)),
+                Ok(Some(Item::EndOfSource(n))) => {
+                    self.source = n + 1;
+                    chunk.push(Slot::End(n));
+                }
                 Ok(None) => return (chunk, Some(End::Eof)),
                 Err(e @ (Error::Input { .. } | Error::UntaggableObject { .. }))
                     if cfg.on_error == OnError::Skip =>
                 {
                     self.errors += 1;
                     if self.errors <= SHOWN_PROBLEMS {
-                        eprintln!("ner-tag: {e}");
+                        self.progress.println(&format!("ner-tag: {e}"));
                     }
-                    chunk.push(Err(BadRecord::from(e)));
+                    chunk.push(Slot::Bad(BadRecord::from(e)));
                 }
                 Err(e) => return (chunk, Some(End::Fatal(e))),
             }
@@ -192,7 +187,10 @@ struct Chunk {
 fn prepare(tagger: &Tagger, slots: Vec<Slot>) -> Result<Chunk> {
     let jobs: Vec<Job<'static>> = slots
         .par_iter()
-        .filter_map(|s| s.as_ref().ok())
+        .filter_map(|s| match s {
+            Slot::Good(r) => Some(r),
+            _ => None,
+        })
         .map(|r| Job::from_record(r, tagger.aggregation).into_owned())
         .collect();
     let windows = tagger.windows(&jobs)?;
@@ -214,45 +212,45 @@ fn forward(tagger: &Tagger, mut chunk: Chunk) -> Result<Chunk> {
 }
 
 /// Tags every record of the configured inputs and writes one output record per input record,
-/// an error record in place of each record that cannot be tagged.
+/// an error record in place of each record that cannot be tagged, through `printer`.
 ///
 /// On CPU the stages of a chunk run one after another, each using every core. On a GPU they
 /// overlap: while the device runs chunk n, chunk n+1 is read and tokenized and chunk n−1 decoded
 /// and written, so the GPU does not wait on the host.
-/// `done` records at the start (of this shard) are passed over: an earlier run wrote them.
-pub fn tag_stream<W: Write + Send>(
+/// The records of `skip` are passed over: an earlier run wrote them.
+pub fn tag_stream(
     tagger: &Tagger,
     cfg: &Config,
-    done: usize,
-    out: W,
+    skip: Skip,
+    printer: &mut (dyn Printer + Send),
 ) -> Result<RunStats> {
-    let reader = RecordReader::new(cfg.inputs.clone(), cfg.input_format.clone()).lossy(cfg.lossy);
+    let bytes = Arc::new(AtomicU64::new(0));
+    let total = crate::input::LineReader::total_bytes(&cfg.inputs);
+    let progress = Progress::tagging(cfg.progress, total, bytes.clone());
+    let reader = RecordReader::new(cfg.inputs.clone(), cfg.input_format.clone())
+        .lossy(cfg.lossy)
+        .count_bytes(bytes);
     let names = reader.source_names();
     let mut writer = Writer {
-        printer: Printer::new(out, cfg.format, cfg.byte_offsets, tagger.aggregation),
-        sink: cfg
-            .output
-            .as_ref()
-            .map_or_else(|| "stdout".into(), |p| p.display().to_string()),
-        with_file: names.len() > 1,
+        printer,
+        with_file: names.len() > 1 && !cfg.target.per_source(),
         names,
         stats: RunStats::default(),
         started: Instant::now(),
-        progress: cfg.stats && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        progress: &progress,
     };
     // Records are read on their own thread, so a signal is noticed even while a read blocks on a
     // pipe that stays open; the bounded channel keeps memory bounded.
     let mut chunker = Chunker {
         rx: reader.spawn(cfg.read_ahead),
         cfg,
+        progress: &progress,
         errors: 0,
         seen: 0,
-        skip: done,
+        source: 0,
+        skip,
     };
-    writer
-        .printer
-        .begin()
-        .map_err(|e| Error::io(&writer.sink, e))?;
+    writer.printer.begin()?;
     let end = if tagger.batching.parallel_batches {
         loop {
             let (slots, end) = chunker.next();
@@ -265,7 +263,8 @@ pub fn tag_stream<W: Write + Send>(
     } else {
         overlapped(tagger, cfg.format, &mut chunker, &mut writer)?
     };
-    let mut stats = writer.finish(cfg.stats)?;
+    let mut stats = writer.finish()?;
+    progress.finish();
     stats.errors += chunker.errors;
     match end {
         End::Eof => {}
@@ -286,11 +285,11 @@ pub fn tag_stream<W: Write + Send>(
 
 /// The GPU's run loop: reading + tokenizing here, the model on its own thread, decoding +
 /// writing on another, two chunks in flight between stages at most (memory stays bounded).
-fn overlapped<W: Write + Send>(
+fn overlapped(
     tagger: &Tagger,
     format: Format,
     chunker: &mut Chunker,
-    writer: &mut Writer<W>,
+    writer: &mut Writer,
 ) -> Result<End> {
     use std::sync::mpsc::sync_channel;
     std::thread::scope(|s| {
@@ -331,20 +330,18 @@ fn overlapped<W: Write + Send>(
     })
 }
 
-/// Decode + write stage: owns the printer and the counts.
-struct Writer<W: Write> {
-    printer: Printer<W>,
-    /// What the printer writes to, for messages: `stdout` or the `-o` file.
-    sink: String,
+/// Decode + write stage: drives the printer and keeps the counts.
+struct Writer<'p> {
+    printer: &'p mut (dyn Printer + Send),
     names: Vec<String>,
+    /// Records name their file (several inputs into one output).
     with_file: bool,
     stats: RunStats,
     started: Instant,
-    /// Redraw a progress line in place (stderr is a terminal and --stats is on).
-    progress: bool,
+    progress: &'p Progress,
 }
 
-impl<W: Write> Writer<W> {
+impl Writer<'_> {
     /// Decodes the good records of a tagged chunk and writes every record, in input order, then
     /// flushes.
     fn write(&mut self, tagger: &Tagger, format: Format, chunk: Chunk) -> Result<()> {
@@ -359,20 +356,21 @@ impl<W: Write> Writer<W> {
         let results = tagger.decode_jobs(&chunk.jobs, &chunk.tagged);
         let tagged = finish_jobs(tagger, chunk.jobs, results, format)?;
         let mut tagged = tagged.iter();
-        let sink = self.sink.as_str();
-        let stdout_err = |e| Error::io(sink, e);
         for slot in &chunk.slots {
             let rec = match slot {
-                Ok(rec) => rec,
-                Err(bad) => {
-                    self.printer
-                        .write_error(
-                            self.with_file.then_some(bad.name.as_str()),
-                            bad.line,
-                            &bad.msg,
-                            bad.object.as_deref(),
-                        )
-                        .map_err(stdout_err)?;
+                Slot::Good(rec) => rec,
+                Slot::Bad(bad) => {
+                    self.printer.error(&ErrorRecord {
+                        file: self.with_file.then_some(bad.name.as_str()),
+                        line: bad.line,
+                        msg: &bad.msg,
+                        object: bad.object.as_deref(),
+                    })?;
+                    self.stats.lines += 1;
+                    continue;
+                }
+                Slot::End(n) => {
+                    self.printer.end_source(*n)?;
                     continue;
                 }
             };
@@ -393,47 +391,25 @@ impl<W: Write> Writer<W> {
                 words: &t.words,
                 input,
             };
-            self.printer.write(&record).map_err(stdout_err)?;
+            self.printer.record(&record)?;
+            self.stats.lines += 1;
             self.stats.entities += t.result.entities.len();
             for e in &t.result.entities {
                 *self.stats.labels.entry(e.label.clone()).or_default() += 1;
             }
         }
-        self.stats.lines += chunk.slots.len();
-        self.printer.flush().map_err(stdout_err)?;
-        // Progress redraws in place on a terminal only: logs get the summary line alone.
-        if self.progress {
-            let secs = self.started.elapsed().as_secs_f64();
-            eprint!(
-                "\rner-tag: {} records, {:.1} records/s",
-                self.stats.lines,
-                self.stats.lines as f64 / secs.max(1e-9)
-            );
-        }
+        self.printer.flush()?;
+        let secs = self.started.elapsed().as_secs_f64();
+        self.progress
+            .tagged(self.stats.lines, self.stats.entities, secs);
         Ok(())
     }
 
-    fn finish(mut self, stats: bool) -> Result<RunStats> {
-        self.printer
-            .finish()
-            .map_err(|e| Error::io(&self.sink, e))?;
-        self.stats.wall_secs = self.started.elapsed().as_secs_f64();
-        if stats {
-            let secs = self.stats.wall_secs;
-            if self.progress {
-                eprint!("\r{}\r", " ".repeat(60));
-            }
-            eprintln!(
-                "ner-tag: {} records, {} entities in {:.2}s ({:.1} records/s; model stage {:.2}s, {:.0}% of the wall time)",
-                self.stats.lines,
-                self.stats.entities,
-                secs,
-                self.stats.lines as f64 / secs.max(1e-9),
-                self.stats.model_secs,
-                100.0 * self.stats.model_secs / secs.max(1e-9)
-            );
-        }
-        Ok(self.stats)
+    fn finish(self) -> Result<RunStats> {
+        self.printer.finish()?;
+        let mut stats = self.stats;
+        stats.wall_secs = self.started.elapsed().as_secs_f64();
+        Ok(stats)
     }
 }
 
@@ -476,27 +452,27 @@ fn finish_jobs<'t>(
         .collect()
 }
 
-/// The whole job: resolve and load the model, then tag the inputs to stdout.
+/// The whole job: resolve and load the model, open the output target (passing over what an
+/// earlier run wrote there with `--resume`), tag the inputs into it.
 pub fn run(cfg: &Config) -> Result<RunStats> {
     let tagger = crate::tagger::load_checkpoint(&cfg.model.resolve()?, &cfg.runtime, &cfg.tag)?;
-    match &cfg.output {
-        None => {
-            let out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
-            tag_stream(&tagger, cfg, 0, out)
-        }
-        Some(path) => {
-            let (file, done) = crate::resume::open_output(path, cfg.format, cfg.resume)?;
-            if done.records > 0 {
-                eprintln!(
-                    "ner-tag: {}: resuming after its {} complete record(s)",
-                    path.display(),
-                    done.records
-                );
-            }
-            let out = std::io::BufWriter::with_capacity(1 << 16, file);
-            let mut stats = tag_stream(&tagger, cfg, done.records, out)?;
-            stats.lines += done.records;
-            Ok(stats)
-        }
+    let opts = PrintOptions {
+        format: cfg.format,
+        byte_offsets: cfg.byte_offsets,
+        aggregation: tagger.aggregation,
+    };
+    let mut opened = cfg.target.open(opts, cfg.resume)?;
+    let kept = opened.skip.total();
+    if kept > 0 && !cfg.quiet {
+        eprintln!(
+            "ner-tag: {}: resuming after the {kept} complete record(s) written there",
+            opened.name
+        );
     }
+    let mut stats = tag_stream(&tagger, cfg, opened.skip, opened.printer.as_mut())?;
+    stats.lines += kept;
+    if cfg.stats {
+        eprintln!("{}", stats.summary());
+    }
+    Ok(stats)
 }

@@ -6,7 +6,7 @@ use std::sync::mpsc::Receiver;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::input::{LineReader, LineRecord, Source};
+use crate::input::{LineItem, LineReader, LineRecord, Source};
 
 /// How input lines are read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,12 +64,19 @@ impl Record {
     }
 }
 
+/// What the reader gives next: a record, or the end of a source (one per source, in order).
+#[derive(Debug, Clone)]
+pub enum Item {
+    Record(Record),
+    EndOfSource(usize),
+}
+
 /// Reads records of one format from the sources, in order.
 pub struct RecordReader {
     lines: LineReader,
     format: InputFormat,
-    /// A line read past the end of a CoNLL sentence (the next file's first line).
-    pending: Option<LineRecord>,
+    /// The item read past the end of a CoNLL sentence (its file's end).
+    pending: Option<LineItem>,
 }
 
 impl RecordReader {
@@ -91,12 +98,18 @@ impl RecordReader {
         self.lines.sources().iter().map(Source::name).collect()
     }
 
-    /// Reads on a thread of its own into a channel holding at most `capacity` records; the
+    /// Counts the bytes read into `counter` (progress bars).
+    pub fn count_bytes(mut self, counter: std::sync::Arc<std::sync::atomic::AtomicU64>) -> Self {
+        self.lines = self.lines.count_bytes(counter);
+        self
+    }
+
+    /// Reads on a thread of its own into a channel holding at most `capacity` items; the
     /// channel ends after `Ok(None)` (end of input) or when the receiver is dropped.
-    pub fn spawn(mut self, capacity: usize) -> Receiver<Result<Option<Record>>> {
+    pub fn spawn(mut self, capacity: usize) -> Receiver<Result<Option<Item>>> {
         let (tx, rx) = std::sync::mpsc::sync_channel(capacity);
         std::thread::spawn(move || loop {
-            let next = self.next_record();
+            let next = self.next_item();
             let end = matches!(next, Ok(None));
             if tx.send(next).is_err() || end {
                 break;
@@ -105,17 +118,38 @@ impl RecordReader {
         rx
     }
 
+    /// The next record, passing over the ends of sources.
     pub fn next_record(&mut self) -> Result<Option<Record>> {
+        loop {
+            match self.next_item()? {
+                Some(Item::Record(r)) => return Ok(Some(r)),
+                Some(Item::EndOfSource(_)) => continue,
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// The next record or end of a source; `None` after the last source's end.
+    pub fn next_item(&mut self) -> Result<Option<Item>> {
+        if let InputFormat::Conll { gold_column } = self.format {
+            return self.next_sentence(gold_column);
+        }
+        let l = match self.lines.next_item()? {
+            Some(LineItem::Line(l)) => l,
+            Some(LineItem::EndOfSource(n)) => return Ok(Some(Item::EndOfSource(n))),
+            None => return Ok(None),
+        };
+        self.line_record(l).map(|r| Some(Item::Record(r)))
+    }
+
+    fn line_record(&self, l: LineRecord) -> Result<Record> {
         match &self.format {
-            InputFormat::Text => Ok(self.lines.next_line()?.map(|l| Record::Text {
+            InputFormat::Text => Ok(Record::Text {
                 source: l.source,
                 line: l.line,
                 text: l.text,
-            })),
+            }),
             InputFormat::Jsonl { field } => {
-                let Some(l) = self.lines.next_line()? else {
-                    return Ok(None);
-                };
                 let field = field.clone();
                 let err = |msg: String| Error::Input {
                     name: self.lines.sources()[l.source].name(),
@@ -143,36 +177,38 @@ impl RecordReader {
                         });
                     }
                 };
-                Ok(Some(Record::Json {
+                Ok(Record::Json {
                     source: l.source,
                     line: l.line,
                     object,
                     text,
-                }))
+                })
             }
-            InputFormat::Conll { gold_column } => {
-                let gold_column = *gold_column;
-                self.next_sentence(gold_column)
-            }
+            InputFormat::Conll { .. } => unreachable!("sentences are read by next_sentence"),
         }
     }
 
-    fn next_sentence(&mut self, gold_column: Option<usize>) -> Result<Option<Record>> {
+    fn next_sentence(&mut self, gold_column: Option<usize>) -> Result<Option<Item>> {
         let mut rows: Vec<Vec<String>> = Vec::new();
         let mut start: Option<(usize, usize)> = None;
         let mut bad = None;
         loop {
             let next = match self.pending.take() {
-                Some(l) => Some(l),
-                None => self.lines.next_line()?,
+                Some(item) => Some(item),
+                None => self.lines.next_item()?,
             };
-            let Some(l) = next else { break };
-            if let Some((source, _)) = start {
-                if l.source != source {
-                    self.pending = Some(l); // a file ends a sentence
-                    break;
+            let l = match next {
+                None => break,
+                Some(LineItem::Line(l)) => l,
+                // The end of a file ends a sentence; its end is given after the sentence.
+                Some(end @ LineItem::EndOfSource(n)) => {
+                    if start.is_some() {
+                        self.pending = Some(end);
+                        break;
+                    }
+                    return Ok(Some(Item::EndOfSource(n)));
                 }
-            }
+            };
             let fields: Vec<&str> = l.text.split_whitespace().collect();
             if fields.is_empty() || fields[0] == "-DOCSTART-" {
                 if start.is_some() {
@@ -211,12 +247,12 @@ impl RecordReader {
         })?;
         let gold = gold.map(|c| rows.iter().map(|r| r[c].clone()).collect());
         let tokens = rows.into_iter().map(|mut r| r.swap_remove(0)).collect();
-        Ok(Some(Record::Sentence {
+        Ok(Some(Item::Record(Record::Sentence {
             source,
             line,
             tokens,
             gold,
-        }))
+        })))
     }
 }
 

@@ -166,6 +166,7 @@ fn int8_f1_is_within_0_3_points_of_f32_on_conll_valid() {
             ner_tag::decode::Scheme::Iob2,
             None,
             512,
+            false,
         )
         .unwrap();
         e.overall.f1()

@@ -338,7 +338,10 @@ fn directory_and_missing_files_get_error_records_and_the_rest_is_tagged() {
     );
     assert_eq!(r[1]["file"], missing.as_str());
     assert!(r[1]["error"].as_str().unwrap().contains("No such file"));
-    assert_eq!(r[2]["error"], "is a directory");
+    assert_eq!(
+        r[2]["error"],
+        "is a directory (-r reads the files under it)"
+    );
     assert_eq!(r[3]["text"], "Berlin");
     let err = stderr(&o);
     assert!(

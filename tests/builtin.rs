@@ -85,6 +85,7 @@ fn built_in_model_scores_as_the_shared_checkpoint() {
         ner_tag::decode::Scheme::Iob2,
         None,
         512,
+        false,
     )
     .unwrap();
     let f1 = e.overall.f1();

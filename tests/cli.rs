@@ -510,11 +510,14 @@ fn stats_on_a_pipe_are_plain_lines() {
         !err.contains('\r'),
         "no carriage returns off a terminal: {err:?}"
     );
-    assert_eq!(err.lines().count(), 1, "{err:?}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err:?}");
     assert!(
-        err.starts_with("ner-tag: 2 records,") && err.ends_with("% of the wall time)\n"),
+        lines[0].starts_with("ner-tag: 2 records (0 error records), 2 windows, ")
+            && lines[0].ends_with("% of the wall time"),
         "{err:?}"
     );
+    assert!(lines[1].starts_with("ner-tag: 2 entities: "), "{err:?}");
 }
 
 #[test]
@@ -677,7 +680,7 @@ fn resume_after_sigkill_is_byte_identical() {
             );
         }
     }
-    // --resume needs -o.
+    // --resume needs -o or --output-dir.
     let o = run(&["-m", &model, "--resume"], "x\n");
     assert_eq!(o.status.code(), Some(2));
 }

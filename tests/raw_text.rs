@@ -138,9 +138,15 @@ fn natural_text_f1_on_conll_valid_reaches_the_pre_tokenized_score() {
     let valid = Source::parse(shared.join("data/conll2003/valid.txt").to_str().unwrap());
     let f1 = |aggregation| {
         let t = shared_tagger("bert-minilm-conll03", aggregation).unwrap();
-        let (e, _) =
-            ner_tag::eval::evaluate_raw(&t, std::slice::from_ref(&valid), Scheme::Iob2, None, 512)
-                .unwrap();
+        let (e, _) = ner_tag::eval::evaluate_raw(
+            &t,
+            std::slice::from_ref(&valid),
+            Scheme::Iob2,
+            None,
+            512,
+            false,
+        )
+        .unwrap();
         e.overall.f1()
     };
     let (word, first) = (f1(Aggregation::Word), f1(Aggregation::First));

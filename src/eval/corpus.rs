@@ -1,6 +1,5 @@
 //! Evaluate stage driver: tags the tokens of gold CoNLL files and scores them.
 
-use std::io::IsTerminal;
 use std::time::Instant;
 
 use super::metrics::Evaluation;
@@ -8,6 +7,7 @@ use crate::decode::{words, Scheme};
 use crate::error::{Error, Result};
 use crate::input::{LineReader, Source};
 use crate::job::Job;
+use crate::progress::Progress;
 use crate::records::{InputFormat, Record, RecordReader};
 use crate::tagger::Tagger;
 
@@ -50,42 +50,6 @@ fn normalize(tag: &str, scheme: Scheme) -> std::result::Result<String, String> {
 pub(crate) struct GoldSentence {
     pub tokens: Vec<String>,
     pub gold: Vec<String>,
-}
-
-/// A progress bar on stderr, shown only when stderr is a terminal.
-pub(crate) struct Progress {
-    total: usize,
-    shown: bool,
-}
-
-impl Progress {
-    pub fn new(total: usize) -> Self {
-        Self {
-            total,
-            shown: std::io::stderr().is_terminal(),
-        }
-    }
-
-    pub fn show(&mut self, done: usize) {
-        if self.shown {
-            let frac = done as f64 / self.total.max(1) as f64;
-            let bar = (frac * 30.0) as usize;
-            eprint!(
-                "\r[{}{}] {:>3.0}% {}/{} sentences",
-                "#".repeat(bar),
-                ".".repeat(30 - bar),
-                100.0 * frac,
-                done,
-                self.total
-            );
-        }
-    }
-
-    pub fn finish(&mut self) {
-        if self.shown {
-            eprint!("\r{}\r", " ".repeat(70));
-        }
-    }
 }
 
 pub(crate) fn read_gold(
@@ -176,13 +140,14 @@ pub fn score_predictions(files: &[Source], scheme: Scheme) -> Result<(Evaluation
 }
 
 /// Tags every sentence of `files` word by word and scores the predictions against the gold
-/// column. `scheme` says how the gold tags are written. Shows a progress bar when stderr is a terminal.
+/// column. `scheme` says how the gold tags are written. `progress`: draw a bar on stderr.
 pub fn evaluate(
     tagger: &Tagger,
     files: &[Source],
     scheme: Scheme,
     gold_column: Option<usize>,
     chunk_size: usize,
+    progress: bool,
 ) -> Result<(Evaluation, EvalStats)> {
     let started = Instant::now();
     let sentences: Vec<(Vec<String>, Vec<String>)> = read_gold(files, gold_column, scheme)?
@@ -190,7 +155,7 @@ pub fn evaluate(
         .map(|s| (s.tokens, s.gold))
         .collect();
     let model_scheme = tagger.scheme;
-    let mut progress = Progress::new(sentences.len());
+    let progress = Progress::sentences(progress, sentences.len());
     let mut eval = Evaluation::default();
     let mut stats = EvalStats::default();
     for chunk in sentences.chunks(chunk_size.max(1)) {
@@ -206,7 +171,7 @@ pub fn evaluate(
             stats.tokens += tokens.len();
         }
         stats.sentences += chunk.len();
-        progress.show(stats.sentences);
+        progress.set(stats.sentences);
     }
     progress.finish();
     stats.seconds = started.elapsed().as_secs_f64();

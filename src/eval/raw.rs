@@ -5,12 +5,13 @@
 use std::time::Instant;
 
 use super::chunks::chunks;
-use super::corpus::{read_gold, EvalStats, Progress};
+use super::corpus::{read_gold, EvalStats};
 use super::metrics::Evaluation;
 use crate::decode::{tags, Aggregation, Scheme};
 use crate::error::Result;
 use crate::input::Source;
 use crate::job::Job;
+use crate::progress::Progress;
 use crate::tagger::Tagger;
 
 /// Tokens written without a space before them.
@@ -64,10 +65,11 @@ pub fn evaluate_raw(
     scheme: Scheme,
     gold_column: Option<usize>,
     chunk_size: usize,
+    progress: bool,
 ) -> Result<(Evaluation, EvalStats)> {
     let started = Instant::now();
     let sentences = read_gold(files, gold_column, scheme)?;
-    let mut progress = Progress::new(sentences.len());
+    let progress = Progress::sentences(progress, sentences.len());
     let mut eval = Evaluation::default();
     let mut stats = EvalStats::default();
     for chunk in sentences.chunks(chunk_size.max(1)) {
@@ -99,7 +101,7 @@ pub fn evaluate_raw(
             stats.tokens += sentence.tokens.len();
         }
         stats.sentences += chunk.len();
-        progress.show(stats.sentences);
+        progress.set(stats.sentences);
     }
     progress.finish();
     stats.seconds = started.elapsed().as_secs_f64();

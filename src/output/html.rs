@@ -4,7 +4,52 @@
 
 use std::io::{self, Write};
 
+use super::{ErrorRecord, Printer, Sink, TaggedRecord};
 use crate::decode::Entity;
+use crate::error::Result;
+
+pub struct Html<W: Write> {
+    sink: Sink<W>,
+}
+
+impl<W: Write> Html<W> {
+    pub fn new(sink: Sink<W>) -> Self {
+        Self { sink }
+    }
+}
+
+impl<W: Write> Printer for Html<W> {
+    fn begin(&mut self) -> Result<()> {
+        self.sink.emit(|buf| {
+            buf.extend_from_slice(HEADER.as_bytes());
+            Ok(())
+        })
+    }
+
+    fn record(&mut self, rec: &TaggedRecord) -> Result<()> {
+        self.sink
+            .emit(|buf| record(buf, rec.file, rec.line, rec.text, rec.entities))
+    }
+
+    fn error(&mut self, err: &ErrorRecord) -> Result<()> {
+        self.sink.emit(|buf| {
+            error(buf, err.file, err.line, err.msg);
+            Ok(())
+        })
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.sink.flush()
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.sink.emit(|buf| {
+            buf.extend_from_slice(FOOTER.as_bytes());
+            Ok(())
+        })?;
+        self.sink.flush()
+    }
+}
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(s: &str, out: &mut Vec<u8>) {

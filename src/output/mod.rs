@@ -1,0 +1,160 @@
+//! Output stage: one printer per format ([`jsonl`], [`conll`], [`html`]) behind the [`Printer`]
+//! hooks, written to the target chosen once from the configuration ([`target`]: stdout, a file,
+//! or a file per input source); [`resume`] finds where a killed run's output stops.
+
+pub mod conll;
+pub mod html;
+pub mod jsonl;
+pub mod resume;
+pub mod target;
+
+use std::io::Write;
+
+use crate::decode::{Aggregation, Entity};
+use crate::error::Result;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Jsonl,
+    Conll,
+    /// One self-contained page: a header, a block per record, a footer.
+    Html,
+}
+
+impl Format {
+    /// The file extension of an output written in this format (`--output-dir`).
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Jsonl => "jsonl",
+            Format::Conll => "conll",
+            Format::Html => "html",
+        }
+    }
+}
+
+/// A tagged line, ready to print. Entity and word offsets are in characters.
+pub struct TaggedRecord<'a> {
+    pub file: Option<&'a str>,
+    pub line: usize,
+    pub text: &'a str,
+    pub entities: &'a [Entity],
+    /// Character spans of the words CoNLL output lists (the tokenizer's pre-tokenized words of
+    /// a text line, or the given tokens of a sentence).
+    pub words: &'a [(usize, usize)],
+    pub input: InputKind<'a>,
+}
+
+/// What the record was read from, which decides what else it prints.
+pub enum InputKind<'a> {
+    Text,
+    /// A JSONL object: printed back with `entities` added (replacing any such field).
+    Json(&'a serde_json::Map<String, serde_json::Value>),
+    /// A CoNLL sentence: its predicted word tags, and gold tags when the input had them.
+    Sentence {
+        predicted: &'a [&'a str],
+        gold: Option<&'a [String]>,
+    },
+}
+
+/// The record written in place of an input record that could not be tagged.
+pub struct ErrorRecord<'a> {
+    pub file: Option<&'a str>,
+    pub line: usize,
+    pub msg: &'a str,
+    /// The JSON object, when the line parsed as one: its error record keeps the fields.
+    pub object: Option<&'a serde_json::Map<String, serde_json::Value>>,
+}
+
+/// How records are printed, whatever the format.
+#[derive(Debug, Clone, Copy)]
+pub struct PrintOptions {
+    pub format: Format,
+    /// Entity offsets in UTF-8 bytes instead of characters (JSONL).
+    pub byte_offsets: bool,
+    /// The strategy the entities came from (CoNLL word tags of `none` differ).
+    pub aggregation: Aggregation,
+}
+
+/// The hooks a run calls on its output, in this order: `begin`, then `record`/`error` per input
+/// record and `end_source` after each input source's last one (with `flush` between chunks),
+/// then `finish`. Every record is formatted whole in memory and written in one call, so a
+/// killed run leaves whole records (and at most one torn one at the end).
+pub trait Printer {
+    /// Before the first record (the HTML page's head).
+    fn begin(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn record(&mut self, rec: &TaggedRecord) -> Result<()>;
+
+    fn error(&mut self, err: &ErrorRecord) -> Result<()>;
+
+    /// Input source `n` (0-based, in order) has no more records.
+    fn end_source(&mut self, _n: usize) -> Result<()> {
+        Ok(())
+    }
+
+    /// Hands what was written so far to the reader (end of a chunk).
+    fn flush(&mut self) -> Result<()>;
+
+    /// After the last record (the HTML page's end), then a flush.
+    fn finish(&mut self) -> Result<()>;
+}
+
+/// The printer of `opts.format` writing to `out`, which is called `name` in messages.
+pub fn printer<W: Write + Send + 'static>(
+    out: W,
+    name: &str,
+    opts: PrintOptions,
+) -> Box<dyn Printer + Send> {
+    let sink = Sink::new(out, name);
+    match opts.format {
+        Format::Jsonl => Box::new(jsonl::Jsonl::new(sink, opts.byte_offsets)),
+        Format::Conll => Box::new(conll::Conll::new(sink, opts.aggregation)),
+        Format::Html => Box::new(html::Html::new(sink)),
+    }
+}
+
+/// What a printer writes to: a writer, its name for messages, and a buffer a record is built in.
+pub struct Sink<W: Write> {
+    out: W,
+    name: String,
+    buf: Vec<u8>,
+}
+
+impl<W: Write> Sink<W> {
+    pub fn new(out: W, name: &str) -> Self {
+        Self {
+            out,
+            name: name.to_string(),
+            buf: Vec::with_capacity(4096),
+        }
+    }
+
+    /// Builds one record in the buffer with `f`, then writes it in one call.
+    pub fn emit(&mut self, f: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> Result<()> {
+        self.buf.clear();
+        f(&mut self.buf).map_err(|e| crate::Error::io(&self.name, e))?;
+        self.out
+            .write_all(&self.buf)
+            .map_err(|e| crate::Error::io(&self.name, e))
+    }
+
+    pub fn flush(&mut self) -> Result<()> {
+        self.out
+            .flush()
+            .map_err(|e| crate::Error::io(&self.name, e))
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+/// Byte position of every character boundary of `text` (one more entry than characters).
+pub(crate) fn char_to_byte(text: &str) -> Vec<usize> {
+    text.char_indices()
+        .map(|(b, _)| b)
+        .chain(std::iter::once(text.len()))
+        .collect()
+}

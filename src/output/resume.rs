@@ -1,0 +1,175 @@
+//! Output stage, resuming: where a killed run's output file stops — how many whole records it
+//! holds and where the last one ends — so `--resume` cuts a torn tail and tags on from there.
+
+use std::io::Read;
+use std::path::Path;
+
+use super::Format;
+use crate::error::{Error, Result};
+
+/// The whole records at the start of an output file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Done {
+    /// Records complete in the file.
+    pub records: usize,
+    /// Bytes they take; anything after is a torn record, cut before appending.
+    pub bytes: u64,
+}
+
+/// Counts whole records as output bytes go by: a JSONL record is one line; a CoNLL record (a
+/// sentence, an empty record, or an error comment) ends with an empty line.
+struct Scanner {
+    format: Format,
+    done: Done,
+    /// Offset of the next byte, and of the current line's start.
+    at: u64,
+    line_start: u64,
+}
+
+impl Scanner {
+    fn feed(&mut self, bytes: &[u8]) {
+        for (i, &b) in bytes.iter().enumerate() {
+            if b != b'\n' {
+                continue;
+            }
+            let pos = self.at + i as u64;
+            let ends_record = match self.format {
+                // (HTML is refused with --resume at the command line: a page has a head and a foot.)
+                Format::Jsonl | Format::Html => true,
+                Format::Conll => pos == self.line_start,
+            };
+            if ends_record {
+                self.done.records += 1;
+                self.done.bytes = pos + 1;
+            }
+            self.line_start = pos + 1;
+        }
+        self.at += bytes.len() as u64;
+    }
+}
+
+/// The whole records of output bytes written in `format`.
+pub fn complete_records(bytes: &[u8], format: Format) -> Done {
+    let mut s = Scanner {
+        format,
+        done: Done::default(),
+        at: 0,
+        line_start: 0,
+    };
+    s.feed(bytes);
+    s.done
+}
+
+/// The whole records an existing output file holds (none when there is no such file), read in
+/// blocks so a large output is never held in memory.
+pub fn existing(path: &Path, format: Format) -> Result<Done> {
+    let io = |e| Error::io(path.display(), e);
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Done::default()),
+        Err(e) => return Err(io(e)),
+    };
+    let mut s = Scanner {
+        format,
+        done: Done::default(),
+        at: 0,
+        line_start: 0,
+    };
+    let mut block = vec![0; 1 << 20];
+    loop {
+        let n = file.read(&mut block).map_err(io)?;
+        if n == 0 {
+            return Ok(s.done);
+        }
+        s.feed(&block[..n]);
+    }
+}
+
+/// Opens `path` for the run, its folder created if missing: from scratch, or with `keep` after
+/// the records an earlier run wrote (the torn tail after them cut off), positioned at the end.
+pub fn open_after(path: &Path, keep: Option<Done>) -> Result<std::fs::File> {
+    let io = |e| Error::io(path.display(), e);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
+    }
+    let Some(done) = keep.filter(|_| path.exists()) else {
+        return std::fs::File::create(path).map_err(io);
+    };
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io)?;
+    file.set_len(done.bytes).map_err(io)?;
+    drop(file);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jsonl_counts_whole_lines_and_cuts_a_torn_one() {
+        let d = complete_records(b"{\"a\":1}\n{\"b\":2}\n{\"c\":", Format::Jsonl);
+        assert_eq!(
+            d,
+            Done {
+                records: 2,
+                bytes: 16
+            }
+        );
+        assert_eq!(complete_records(b"", Format::Jsonl), Done::default());
+        assert_eq!(complete_records(b"{}\n", Format::Jsonl).records, 1);
+    }
+
+    #[test]
+    fn scanning_in_blocks_agrees_with_one_pass() {
+        let out = b"EU\tB-ORG\n\n\n# error: 3: bad\n\nParis\tB-LOC\n".repeat(3);
+        for format in [Format::Jsonl, Format::Conll] {
+            let whole = complete_records(&out, format);
+            for cut in 0..out.len() {
+                let mut s = Scanner {
+                    format,
+                    done: Done::default(),
+                    at: 0,
+                    line_start: 0,
+                };
+                s.feed(&out[..cut]);
+                s.feed(&out[cut..]);
+                assert_eq!(s.done, whole, "cut at {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn reopening_cuts_the_torn_tail_and_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/out.jsonl");
+        assert_eq!(existing(&path, Format::Jsonl).unwrap(), Done::default());
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "{\"a\":1}\n{\"b\":").unwrap();
+        let done = existing(&path, Format::Jsonl).unwrap();
+        assert_eq!(done.records, 1);
+        let mut f = open_after(&path, Some(done)).unwrap();
+        std::io::Write::write_all(&mut f, b"{\"b\":2}\n").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"{\"a\":1}\n{\"b\":2}\n");
+        // Without `keep` the file starts over; a missing folder is made.
+        let fresh = dir.path().join("new/deeper/out.jsonl");
+        open_after(&fresh, None).unwrap();
+        assert_eq!(std::fs::read(&fresh).unwrap(), b"");
+        open_after(&path, None).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"");
+    }
+
+    #[test]
+    fn conll_records_end_with_an_empty_line() {
+        let out = b"EU\tB-ORG\nrejects\tO\n\n\n# error: 3: bad\n\nParis\tB-LOC\n";
+        let d = complete_records(out, Format::Conll);
+        // A sentence, an empty record, an error record; the last sentence is torn.
+        assert_eq!(d.records, 3);
+        assert_eq!(d.bytes as usize, out.len() - b"Paris\tB-LOC\n".len());
+    }
+}
