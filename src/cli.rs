@@ -18,6 +18,7 @@ Examples:
   printf 'My name is Wolfgang and I live in Berlin\\n' | ner-tag      # built-in model, offline
   ner-tag corpus.txt > entities.jsonl
   ner-tag -f conll a.txt b.txt
+  ner-tag -r corpus/ --output-dir tagged/ --resume   # a file per input; rerun after a kill
   ner-tag --input-format jsonl --text-field body docs.jsonl | jq -c .entities
   tail -f app.log | ner-tag --input-format jsonl --text-field msg      # records as lines arrive
   ner-tag -a first corpus.txt        # exactly the transformers pipeline's entities
