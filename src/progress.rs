@@ -43,7 +43,8 @@ impl Progress {
     }
 
     /// Tagging: a bar over the input's bytes with an ETA when every input is a file of known
-    /// size (`total`), else a spinner; either way records, entities and records/s.
+    /// size (`total`), else a spinner with the bytes read; either way records, entities and
+    /// records/s. Kept under 80 columns.
     pub fn tagging(show: bool, total: Option<u64>, bytes: Arc<AtomicU64>) -> Self {
         if !show {
             return Self::hidden();
@@ -51,9 +52,9 @@ impl Progress {
         let bar = match total {
             Some(t) => bar(
                 Some(t),
-                "{spinner} [{bar:30}] {percent:>3}% {binary_bytes}/{binary_total_bytes} · {msg} · ETA {eta}",
+                "{spinner} [{bar:16}] {percent:>3}% · {msg} · ETA {eta}",
             ),
-            None => bar(None, "{spinner} {binary_bytes} read · {msg} · {elapsed}"),
+            None => bar(None, "{spinner} {binary_bytes} · {msg} · {elapsed}"),
         };
         Self {
             bar: Some(bar),
@@ -69,7 +70,7 @@ impl Progress {
         Self {
             bar: Some(bar(
                 Some(total as u64),
-                "{spinner} [{bar:30}] {pos}/{len} sentences · {per_sec} · ETA {eta}",
+                "{spinner} [{bar:16}] {pos}/{len} sentences · {elapsed} · ETA {eta}",
             )),
             bytes: None,
         }
@@ -86,7 +87,7 @@ impl Progress {
                 bar.set_position(b.load(Ordering::Relaxed));
             }
             bar.set_message(format!(
-                "{records} records · {entities} entities · {:.0} records/s",
+                "{records} records · {entities} entities · {:.0}/s",
                 records as f64 / secs.max(1e-9)
             ));
         }
