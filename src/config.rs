@@ -9,6 +9,7 @@ use crate::input::Source;
 use crate::output::target::Target;
 use crate::output::Format;
 use crate::records::InputFormat;
+pub use crate::records::Shard;
 use crate::runtime::Runtime;
 
 pub struct Config {
@@ -38,59 +39,6 @@ pub struct Config {
     pub target: Target,
     /// Go on after the records an earlier run already wrote to the target's file(s).
     pub resume: bool,
-}
-
-/// `--shard I/N`: the records whose 0-based index (over all inputs, in order) is I modulo N. N
-/// jobs with I = 0 … N−1 split a corpus without talking to each other; output records keep
-/// their file and line numbers, so the shards' outputs merge back by them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
-    pub index: usize,
-    pub count: usize,
-}
-
-impl Shard {
-    pub fn parse(s: &str) -> crate::error::Result<Self> {
-        let bad = |why: &str| crate::error::Error::Usage(format!("--shard {s}: {why}"));
-        let (i, n) = s
-            .split_once('/')
-            .ok_or_else(|| bad("expected I/N, e.g. 0/4"))?;
-        let parse = |x: &str| {
-            x.trim()
-                .parse::<usize>()
-                .map_err(|_| bad("expected I/N, e.g. 0/4"))
-        };
-        let (index, count) = (parse(i)?, parse(n)?);
-        if count == 0 {
-            return Err(bad("N must be at least 1"));
-        }
-        if index >= count {
-            return Err(bad("I must be below N (shards are numbered 0 to N-1)"));
-        }
-        Ok(Self { index, count })
-    }
-
-    /// Whether the record at this 0-based index belongs to the shard.
-    pub fn keeps(&self, record: usize) -> bool {
-        record % self.count == self.index
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Shard;
-
-    #[test]
-    fn shard_parsing_and_membership() {
-        let s = Shard::parse("1/3").unwrap();
-        assert_eq!((s.index, s.count), (1, 3));
-        let kept: Vec<usize> = (0..9).filter(|&r| s.keeps(r)).collect();
-        assert_eq!(kept, vec![1, 4, 7]);
-        assert!(Shard::parse("0/1").unwrap().keeps(5));
-        for bad in ["3/3", "1/0", "1", "a/2", "-1/2", ""] {
-            assert!(Shard::parse(bad).is_err(), "{bad}");
-        }
-    }
 }
 
 /// Settings that shape how a model is run, independent of where its input comes from.

@@ -1,7 +1,7 @@
 //! ner-tag: batch named-entity tagging with Hugging Face token-classification checkpoints.
 //!
 //! The pipeline, one module per stage:
-//! [`input`] ([`sources`]: files and walked folders) → [`records`] → [`split`] (raw text →
+//! [`input`] ([`sources`]: files and walked folders) → [`records`] → [`chunker`] → [`split`] (raw text →
 //! words, word mode) → [`job`] (one shape per record) → [`tokenize`] (windows) → [`batch`] →
 //! [`model`] → [`decode`] → [`output`] (printers, targets, resuming); [`tagger`] takes jobs
 //! through tokenize → decode, [`pipeline`] drives the run with [`progress`] and [`stats`] beside
@@ -10,6 +10,7 @@
 //! gold files.
 
 pub mod batch;
+pub mod chunker;
 pub mod config;
 pub mod decode;
 pub mod error;

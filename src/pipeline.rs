@@ -11,166 +11,19 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::batch::TaggedLine;
+use crate::chunker::{Chunker, End, Slot, SHOWN_PROBLEMS};
 use crate::config::Config;
 pub use crate::config::{Interrupt, OnError, TagOptions};
 use crate::decode;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::job::{Job, JobResult};
 use crate::output::target::Skip;
 use crate::output::{ErrorRecord, Format, InputKind, PrintOptions, Printer, TaggedRecord};
 use crate::progress::Progress;
-use crate::records::{Item, Record, RecordReader};
+use crate::records::{Record, RecordReader};
 pub use crate::stats::RunStats;
 pub use crate::tagger::{load_tagger, Tagger};
 use crate::tokenize::Window;
-
-/// Problems reported one per line on stderr, up to this many; the rest are counted.
-const SHOWN_PROBLEMS: usize = 20;
-
-/// An input record that could not be read or tagged.
-struct BadRecord {
-    name: String,
-    line: usize,
-    msg: String,
-    /// The JSON object, when the line parsed as one: its error record keeps its fields.
-    object: Option<Box<serde_json::Map<String, serde_json::Value>>>,
-}
-
-impl From<Error> for BadRecord {
-    fn from(e: Error) -> Self {
-        match e {
-            Error::UntaggableObject {
-                name,
-                line,
-                msg,
-                object,
-            } => BadRecord {
-                name,
-                line,
-                msg,
-                object: Some(object),
-            },
-            Error::Input { name, line, msg } => BadRecord {
-                name,
-                line,
-                msg,
-                object: None,
-            },
-            other => BadRecord {
-                name: String::new(),
-                line: 0,
-                msg: other.to_string(),
-                object: None,
-            },
-        }
-    }
-}
-
-/// One item of a chunk, in input order.
-enum Slot {
-    Good(Record),
-    Bad(BadRecord),
-    /// Input source n has no more records.
-    End(usize),
-}
-
-/// How reading a chunk ended, when it ended the input.
-enum End {
-    Eof,
-    /// Stopped by a signal: what was read is still tagged and written.
-    Interrupted(i32),
-    /// A bad record under `--on-error fail`: what was read before it is written, then this.
-    Fatal(Error),
-}
-
-/// Cuts the record stream into chunks of at most `read_ahead` items.
-struct Chunker<'c> {
-    rx: std::sync::mpsc::Receiver<Result<Option<Item>>>,
-    cfg: &'c Config,
-    progress: &'c Progress,
-    errors: usize,
-    /// Records (good or bad) received so far: the index `--shard` selects by.
-    seen: usize,
-    /// The source records come from now (sources end in order).
-    source: usize,
-    /// Records of this shard still to pass over: an earlier run wrote them (`--resume`).
-    skip: Skip,
-}
-
-impl Chunker<'_> {
-    /// Whether the next record of this shard is one an earlier run wrote.
-    fn passes_over(&mut self) -> bool {
-        let left = match &mut self.skip {
-            Skip::First(n) => n,
-            Skip::PerSource(n) => match n.get_mut(self.source) {
-                Some(n) => n,
-                None => return false,
-            },
-        };
-        if *left > 0 {
-            *left -= 1;
-            return true;
-        }
-        false
-    }
-}
-
-impl Chunker<'_> {
-    /// The next chunk, and how the input ended if it did.
-    fn next(&mut self) -> (Vec<Slot>, Option<End>) {
-        use std::sync::mpsc::RecvTimeoutError;
-        let cfg = self.cfg;
-        let mut chunk = Vec::with_capacity(cfg.read_ahead);
-        while chunk.len() < cfg.read_ahead {
-            if let Some(sig) = cfg.interrupt.as_ref().and_then(Interrupt::signal) {
-                return (chunk, Some(End::Interrupted(sig)));
-            }
-            let next = match self.rx.recv_timeout(std::time::Duration::from_millis(50)) {
-                Ok(next) => next,
-                // Input paused (a live pipe): tag and write what was read instead of waiting.
-                // Flowing input never times out, so batches stay full.
-                Err(RecvTimeoutError::Timeout) if !chunk.is_empty() => break,
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => Ok(None),
-            };
-            // Records count, good or bad; a failure of the input itself (unreadable file) is no
-            // record and stops every shard.
-            if matches!(
-                next,
-                Ok(Some(Item::Record(_)))
-                    | Err(Error::Input { .. } | Error::UntaggableObject { .. })
-            ) {
-                self.seen += 1;
-                // Another shard's record, good or bad: that shard's job writes it.
-                if cfg.shard.is_some_and(|s| !s.keeps(self.seen - 1)) {
-                    continue;
-                }
-                if self.passes_over() {
-                    continue;
-                }
-            }
-            match next {
-                Ok(Some(Item::Record(rec))) => chunk.push(Slot::Good(rec)),
-                Ok(Some(Item::EndOfSource(n))) => {
-                    self.source = n + 1;
-                    chunk.push(Slot::End(n));
-                }
-                Ok(None) => return (chunk, Some(End::Eof)),
-                Err(e @ (Error::Input { .. } | Error::UntaggableObject { .. }))
-                    if cfg.on_error == OnError::Skip =>
-                {
-                    self.errors += 1;
-                    if self.errors <= SHOWN_PROBLEMS {
-                        self.progress.println(&format!("ner-tag: {e}"));
-                    }
-                    chunk.push(Slot::Bad(BadRecord::from(e)));
-                }
-                Err(e) => return (chunk, Some(End::Fatal(e))),
-            }
-        }
-        (chunk, None)
-    }
-}
 
 /// A chunk on its way through the stages: its records, a job per good record, their windows
 /// (after tokenizing) and probabilities (after the model).
@@ -242,11 +95,10 @@ pub fn tag_stream(
     // Records are read on their own thread, so a signal is noticed even while a read blocks on a
     // pipe that stays open; the bounded channel keeps memory bounded.
     let mut chunker = Chunker {
-        rx: reader.spawn(cfg.read_ahead),
+        rx: reader.spawn(cfg.read_ahead, cfg.shard),
         cfg,
         progress: &progress,
         errors: 0,
-        seen: 0,
         source: 0,
         skip,
     };

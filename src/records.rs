@@ -105,14 +105,34 @@ impl RecordReader {
     }
 
     /// Reads on a thread of its own into a channel holding at most `capacity` items; the
-    /// channel ends after `Ok(None)` (end of input) or when the receiver is dropped.
-    pub fn spawn(mut self, capacity: usize) -> Receiver<Result<Option<Item>>> {
+    /// channel ends after `Ok(None)` (end of input) or when the receiver is dropped. With a
+    /// `shard`, other shards' records — good or bad — are left out here; source ends and
+    /// failures of the input itself (which stop every shard) still come through.
+    pub fn spawn(
+        mut self,
+        capacity: usize,
+        shard: Option<Shard>,
+    ) -> Receiver<Result<Option<Item>>> {
         let (tx, rx) = std::sync::mpsc::sync_channel(capacity);
-        std::thread::spawn(move || loop {
-            let next = self.next_item();
-            let end = matches!(next, Ok(None));
-            if tx.send(next).is_err() || end {
-                break;
+        std::thread::spawn(move || {
+            let mut index = 0;
+            loop {
+                let next = self.next_item();
+                let is_record = matches!(
+                    next,
+                    Ok(Some(Item::Record(_)))
+                        | Err(Error::Input { .. } | Error::UntaggableObject { .. })
+                );
+                if is_record {
+                    index += 1;
+                    if shard.is_some_and(|s| !s.keeps(index - 1)) {
+                        continue;
+                    }
+                }
+                let end = matches!(next, Ok(None));
+                if tx.send(next).is_err() || end {
+                    break;
+                }
             }
         });
         rx
@@ -280,4 +300,57 @@ fn gold_column_of(
     Ok((1..n)
         .rev()
         .find(|&c| rows.iter().all(|r| looks_like_tag(&r[c]))))
+}
+
+/// `--shard I/N`: the records whose 0-based index (over all inputs, in order) is I modulo N. N
+/// jobs with I = 0 … N−1 split a corpus without talking to each other; output records keep
+/// their file and line numbers, so the shards' outputs merge back by them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    pub fn parse(s: &str) -> Result<Self> {
+        let bad = |why: &str| Error::Usage(format!("--shard {s}: {why}"));
+        let (i, n) = s
+            .split_once('/')
+            .ok_or_else(|| bad("expected I/N, e.g. 0/4"))?;
+        let parse = |x: &str| {
+            x.trim()
+                .parse::<usize>()
+                .map_err(|_| bad("expected I/N, e.g. 0/4"))
+        };
+        let (index, count) = (parse(i)?, parse(n)?);
+        if count == 0 {
+            return Err(bad("N must be at least 1"));
+        }
+        if index >= count {
+            return Err(bad("I must be below N (shards are numbered 0 to N-1)"));
+        }
+        Ok(Self { index, count })
+    }
+
+    /// Whether the record at this 0-based index belongs to the shard.
+    pub fn keeps(&self, record: usize) -> bool {
+        record % self.count == self.index
+    }
+}
+
+#[cfg(test)]
+mod shard_tests {
+    use super::Shard;
+
+    #[test]
+    fn shard_parsing_and_membership() {
+        let s = Shard::parse("1/3").unwrap();
+        assert_eq!((s.index, s.count), (1, 3));
+        let kept: Vec<usize> = (0..9).filter(|&r| s.keeps(r)).collect();
+        assert_eq!(kept, vec![1, 4, 7]);
+        assert!(Shard::parse("0/1").unwrap().keeps(5));
+        for bad in ["3/3", "1/0", "1", "a/2", "-1/2", ""] {
+            assert!(Shard::parse(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -1,10 +1,12 @@
-//! Command line: clap arguments → the checked [`ner_tag::config::Config`], and the `eval` subcommand.
+//! Command line: clap arguments → the checked [`ner_tag::config::Config`]; the `eval`
+//! subcommand in [`eval`].
+
+mod eval;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use ner_tag::config::{Config, Shard};
-use ner_tag::decode::{Aggregation, Scheme};
-use ner_tag::eval::{self, report};
+use ner_tag::decode::Aggregation;
 use ner_tag::hub::{catalog, ModelSource};
 use ner_tag::input::Source;
 use ner_tag::output::target::Target;
@@ -51,12 +53,12 @@ enum Command {
     #[command(
         after_help = "Examples:\n  ner-tag eval gold.conll                  # word-level, like conlleval\n  ner-tag eval --raw gold.conll            # the sentences as natural text, exact character spans\n  ner-tag eval -m ./ckpt --json gold.conll | jq -e '.micro.f1 > 0.89'"
     )]
-    Eval(EvalArgs),
+    Eval(eval::EvalArgs),
 }
 
 /// How the model is found and run; shared by tagging and `eval`.
 #[derive(Args, Debug)]
-struct ModelArgs {
+pub(crate) struct ModelArgs {
     /// Local checkpoint directory, hub id (owner/name), catalog alias (see --list-models), or
     /// `default`: the CoNLL-03 model built into ner-tag [default: $NER_TAG_MODEL, else `default`].
     #[arg(short, long, value_name = "HUB_ID|DIR|ALIAS")]
@@ -196,48 +198,6 @@ struct TagArgs {
     list_models: bool,
 }
 
-#[derive(Args, Debug)]
-struct EvalArgs {
-    /// Gold CoNLL files: token first, gold tag last, blank lines between sentences.
-    #[arg(value_name = "GOLD.conll", required = true)]
-    files: Vec<String>,
-
-    /// No progress bar and no timing line on stderr. The bar is drawn only when stderr is a
-    /// terminal.
-    #[arg(short, long)]
-    quiet: bool,
-
-    #[command(flatten)]
-    model: ModelArgs,
-
-    /// Report layout.
-    #[arg(long, value_enum, default_value_t = ReportArg::Conlleval)]
-    report: ReportArg,
-
-    /// Print the metrics as one JSON object instead of a report.
-    #[arg(long)]
-    json: bool,
-
-    /// How the gold tags are written.
-    #[arg(long, value_enum, default_value_t = SchemeArg::Iob2)]
-    scheme: SchemeArg,
-
-    /// The 1-based column of the gold tags [default: the last column holding tags].
-    #[arg(long, value_name = "N")]
-    gold_column: Option<usize>,
-
-    /// Score files that already hold predictions (last column) next to gold tags (the column
-    /// before), as conlleval does; no model is loaded.
-    #[arg(long, conflicts_with = "raw")]
-    predictions: bool,
-
-    /// Natural-text evaluation: detokenize each gold sentence into text as people write it, tag
-    /// the text with --aggregation, and score entities by exact (type, start, end) character
-    /// spans.
-    #[arg(long)]
-    raw: bool,
-}
-
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum FormatArg {
     Jsonl,
@@ -272,20 +232,6 @@ enum OnErrorArg {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
-enum ReportArg {
-    Conlleval,
-    Seqeval,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum SchemeArg {
-    Iob1,
-    Iob2,
-    Bioes,
-    Bilou,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
 enum AggregationArg {
     Word,
     None,
@@ -314,7 +260,7 @@ pub fn parse() -> Cli {
 
 impl ModelArgs {
     /// Sets up threads once, before any pool starts, opens the device and checks the model options.
-    fn prepare(&self) -> anyhow::Result<(ModelSource, Runtime, TagOptions, usize)> {
+    pub(crate) fn prepare(&self) -> anyhow::Result<(ModelSource, Runtime, TagOptions, usize)> {
         runtime::init_threads(self.threads.map(|n| n as usize))?;
         let device = DeviceChoice::parse(&self.device)?;
         let quantize = match self.quantize {
@@ -360,17 +306,9 @@ impl ModelArgs {
     }
 }
 
-fn sources(files: &[String]) -> Vec<Source> {
-    if files.is_empty() {
-        vec![Source::Stdin]
-    } else {
-        files.iter().map(|f| Source::parse(f)).collect()
-    }
-}
-
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
-        Some(Command::Eval(args)) => run_eval(args).map(|()| Outcome::Done),
+        Some(Command::Eval(args)) => eval::run(args).map(|()| Outcome::Done),
         None => run_tag(cli.tag),
     }
 }
@@ -491,47 +429,10 @@ fn interrupt_on_signals() -> anyhow::Result<Interrupt> {
     Ok(interrupt)
 }
 
-fn run_eval(args: EvalArgs) -> anyhow::Result<()> {
-    let scheme = match args.scheme {
-        SchemeArg::Iob1 => Scheme::Iob1,
-        SchemeArg::Iob2 => Scheme::Iob2,
-        SchemeArg::Bioes => Scheme::Bioes,
-        SchemeArg::Bilou => Scheme::Bilou,
-    };
-    let files = sources(&args.files);
-    let (evaluation, stats) = if args.predictions {
-        eval::score_predictions(&files, scheme)?
+pub(crate) fn sources(files: &[String]) -> Vec<Source> {
+    if files.is_empty() {
+        vec![Source::Stdin]
     } else {
-        let (model, rt, opts, read_ahead) = args.model.prepare()?;
-        let tagger = ner_tag::tagger::load_checkpoint(&model.resolve()?, &rt, &opts)?;
-        let bar = ner_tag::progress::wanted(args.quiet);
-        if args.raw {
-            eval::evaluate_raw(&tagger, &files, scheme, args.gold_column, read_ahead, bar)?
-        } else {
-            eval::evaluate(&tagger, &files, scheme, args.gold_column, read_ahead, bar)?
-        }
-    };
-    let text = if args.json {
-        format!("{}\n", report::json(&evaluation))
-    } else {
-        match args.report {
-            ReportArg::Conlleval => report::conlleval(&evaluation),
-            ReportArg::Seqeval => report::seqeval(&evaluation),
-        }
-    };
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(|e| ner_tag::Error::io("stdout", e))?;
-    if !args.predictions && !args.quiet {
-        eprintln!(
-            "ner-tag eval: {} sentences, {} tokens in {:.2}s ({:.0} tokens/s)",
-            stats.sentences,
-            stats.tokens,
-            stats.seconds,
-            stats.tokens as f64 / stats.seconds.max(1e-9)
-        );
+        files.iter().map(|f| Source::parse(f)).collect()
     }
-    Ok(())
 }
