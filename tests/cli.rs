@@ -660,14 +660,7 @@ fn resume_after_sigkill_is_byte_identical() {
             let out = dir.path().join(format!("killed{k}.{format}"));
             // Killed once, then killed again sooner, then run to the end.
             for ms in [kill_ms, kill_ms / 2] {
-                let mut child = bin()
-                    .args(args(&out))
-                    .stderr(std::process::Stdio::null())
-                    .spawn()
-                    .unwrap();
-                std::thread::sleep(std::time::Duration::from_millis(ms));
-                let _ = child.kill(); // SIGKILL; it may have finished already
-                child.wait().unwrap();
+                common::kill_after(&args(&out), ms);
             }
             let o = bin().args(args(&out)).output().unwrap();
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

@@ -134,15 +134,9 @@ fn output_dir_resumes_per_file_after_sigkill() {
     let want = tree(&whole);
     for (k, ms) in [10u64, 80, 200, 400].into_iter().enumerate() {
         let out = d.path().join(format!("killed{k}"));
+        // Killed once, then again sooner, then run to the end.
         for ms in [ms, ms / 3] {
-            let mut child = bin()
-                .args(args(&out))
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
-            std::thread::sleep(std::time::Duration::from_millis(ms));
-            let _ = child.kill();
-            child.wait().unwrap();
+            common::kill_after(&args(&out), ms);
         }
         let o = bin().args(args(&out)).output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

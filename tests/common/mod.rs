@@ -111,6 +111,18 @@ pub fn ner_tag() -> std::process::Command {
     c
 }
 
+/// Starts `ner-tag` with `args` and SIGKILLs it after `ms` milliseconds (it may have finished).
+pub fn kill_after<S: AsRef<std::ffi::OsStr>>(args: &[S], ms: u64) {
+    let mut child = ner_tag()
+        .args(args)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    let _ = child.kill();
+    child.wait().unwrap();
+}
+
 /// Runs `ner-tag` with `args`, feeding `stdin`, with the hub out of reach.
 pub fn run(args: &[&str], stdin: &str) -> std::process::Output {
     run_with(ner_tag(), args, stdin)
