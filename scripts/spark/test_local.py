@@ -45,6 +45,7 @@ def single(cmd, data):
 
 
 def check(name, got, want_by_id, failures):
+    """Every id exactly once, each record byte-equal to one process's."""
     ids = collections.Counter(json.loads(line)["id"] for line in got)
     dup = [i for i, n in ids.items() if n > 1]
     missing = set(want_by_id) - set(ids)
@@ -67,7 +68,12 @@ def main():
     a = p.parse_args()
     binary = os.path.abspath(a.binary)
     lines = conll_lines(a.valid)
-    records = [json.dumps({"id": i, "text": t}, ensure_ascii=False) for i, t in enumerate(lines)]
+    good = [json.dumps({"id": i, "text": t}, ensure_ascii=False) for i, t in enumerate(lines)]
+    records = list(good)
+    # A record that cannot be tagged (its text is not a string): ner-tag writes an error record
+    # keeping the object (and its id) and exits 3, which the stage takes as success.
+    bad = len(records) // 2
+    records[bad] = json.dumps({"id": bad, "text": 5, "source": "bad on purpose"})
     data = ("\n".join(records) + "\n").encode("utf-8")
 
     # One process, all cores (ner-tag's default threads).
@@ -91,6 +97,10 @@ def main():
     want, _ = single(cmd1, data)
     want_by_id = {json.loads(line)["id"]: line for line in want}
     assert len(want_by_id) == len(records), "one record out per record in"
+    assert "error" in json.loads(want_by_id[bad]), want_by_id[bad]
+    # What the job script should give for the text lines (every record good).
+    want_text, _ = single(cmd1, ("\n".join(good) + "\n").encode("utf-8"))
+    want_text_by_id = {json.loads(line)["id"]: line for line in want_text}
 
     one, stage = [], []
     for _ in range(a.runs):  # alternate, quote medians
@@ -117,7 +127,7 @@ def main():
         job_secs = time.perf_counter() - t
         parts = sorted(n for n in os.listdir(out) if n.startswith("part-"))
         got = [line for n in parts for line in open(os.path.join(out, n), encoding="utf-8").read().splitlines()]
-        check(f"tag_rdd.py --text, {len(parts)} part files", got, want_by_id, failures)
+        check(f"tag_rdd.py --text, {len(parts)} part files", got, want_text_by_id, failures)
 
     m1, ms = statistics.median(one), statistics.median(stage)
     print(f"\n{len(records)} records; medians of {a.runs} alternating runs")
