@@ -206,3 +206,86 @@ fn progress_is_drawn_on_a_terminal_only() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// The GPU's run loop (read + tokenize, model, decode + write on three threads) and the CPU's
+/// (stages in turn) write the same bytes, file per source and one file, error records and
+/// empty sources included: the GPU loop is forced here on the CPU.
+#[test]
+fn overlapped_run_loop_writes_what_the_sequential_one_does() {
+    use ner_tag::config::{Config, OnError, TagOptions};
+    use ner_tag::input::Source;
+    use ner_tag::output::target::Target;
+    use ner_tag::output::{Format, PrintOptions};
+    use std::sync::Arc;
+
+    let opts = TagOptions {
+        aggregation: ner_tag::decode::Aggregation::Simple,
+        batch_size: 4,
+        ..TagOptions::default()
+    };
+    let rt = ner_tag::runtime::Runtime::cpu();
+    let mut tagger = ner_tag::pipeline::load_tagger(Path::new(&tiny()), &rt, &opts).unwrap();
+    let mem = |name: &str, text: Vec<u8>| Source::Memory(name.into(), Arc::from(text));
+    let lines = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|i| format!("Line {i}: Angela Merkel met Barack Obama in Berlin .\n"))
+            .collect::<String>()
+            .into_bytes()
+    };
+    let mut bad = lines(9);
+    bad.extend_from_slice(b"broken \xff utf-8\n");
+    bad.extend(lines(5));
+    let inputs = vec![
+        mem("a.txt", lines(23)),
+        mem("empty.txt", Vec::new()),
+        mem("bad.txt", bad),
+        mem("b.txt", lines(1)),
+    ];
+    let d = tempfile::tempdir().unwrap();
+    let run = |tagger: &ner_tag::pipeline::Tagger, target: Target, format: Format| {
+        let cfg = Config {
+            model: ner_tag::hub::ModelSource::Dir(tiny().into()),
+            inputs: inputs.clone(),
+            input_format: ner_tag::records::InputFormat::Text,
+            format,
+            byte_offsets: false,
+            tag: opts.clone(),
+            runtime: ner_tag::runtime::Runtime::cpu(),
+            read_ahead: 7,
+            stats: false,
+            progress: false,
+            quiet: true,
+            lossy: false,
+            on_error: OnError::Skip,
+            interrupt: None,
+            shard: None,
+            target: target.clone(),
+            resume: false,
+        };
+        let print = PrintOptions {
+            format,
+            byte_offsets: false,
+            aggregation: tagger.aggregation,
+        };
+        let mut opened = target.open(print, false).unwrap();
+        let stats =
+            ner_tag::pipeline::tag_stream(tagger, &cfg, opened.skip, opened.printer.as_mut())
+                .unwrap();
+        assert_eq!((stats.lines, stats.errors), (23 + 15 + 1, 1));
+    };
+    for format in [Format::Jsonl, Format::Conll, Format::Html] {
+        let mut trees = Vec::new();
+        for parallel in [true, false] {
+            tagger.batching.parallel_batches = parallel;
+            let root = d.path().join(format!("{parallel}-{format:?}"));
+            let paths = ["a", "empty", "bad", "b"]
+                .map(|n| root.join(format!("dir/{n}.{}", format.extension())))
+                .to_vec();
+            run(&tagger, Target::PerSource(paths), format);
+            run(&tagger, Target::File(root.join("one")), format);
+            trees.push(tree(&root));
+        }
+        assert_eq!(trees[0].len(), 5, "four files and one");
+        assert!(trees[0] == trees[1], "{format:?}: the two run loops differ");
+    }
+}
