@@ -78,7 +78,11 @@ pub fn tag_stream(
     printer: &mut (dyn Printer + Send),
 ) -> Result<RunStats> {
     let bytes = Arc::new(AtomicU64::new(0));
-    let total = crate::input::LineReader::total_bytes(&cfg.inputs);
+    // Sizing the inputs (a stat per file) is only for a bar that is drawn.
+    let total = cfg
+        .progress
+        .then(|| crate::input::LineReader::total_bytes(&cfg.inputs))
+        .flatten();
     let progress = Progress::tagging(cfg.progress, total, bytes.clone());
     let reader = RecordReader::new(cfg.inputs.clone(), cfg.input_format.clone())
         .lossy(cfg.lossy)

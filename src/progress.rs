@@ -76,10 +76,6 @@ impl Progress {
         }
     }
 
-    pub fn is_drawn(&self) -> bool {
-        self.bar.is_some()
-    }
-
     /// After a chunk was written: records and entities so far, over `secs` seconds.
     pub fn tagged(&self, records: usize, entities: usize, secs: f64) {
         if let Some(bar) = &self.bar {

@@ -145,10 +145,6 @@ impl<W: Write> Sink<W> {
             .flush()
             .map_err(|e| crate::Error::io(&self.name, e))
     }
-
-    pub fn into_inner(self) -> W {
-        self.out
-    }
 }
 
 /// Byte position of every character boundary of `text` (one more entry than characters).
