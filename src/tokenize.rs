@@ -10,8 +10,13 @@ use serde_json::Value;
 use tokenizers::models::wordpiece::WordPiece;
 use tokenizers::normalizers::BertNormalizer;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
+use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::processors::bert::BertProcessing;
-use tokenizers::{AddedToken, ModelWrapper, PostProcessor, Tokenizer, TruncationDirection};
+use tokenizers::processors::PostProcessorWrapper;
+use tokenizers::{
+    AddedToken, Encoding, ModelWrapper, PostProcessor, Tokenizer, TruncationDirection,
+};
 
 use crate::error::{Error, Result};
 
@@ -38,7 +43,15 @@ pub struct TokenizerInfo {
 }
 
 pub struct TextTokenizer {
+    /// The checkpoint's tokenizer without its post-processor: a line is encoded whole, cut into
+    /// windows, and only then is each window post-processed (special tokens, offset trimming) —
+    /// the order of the fast tokenizers' overflow truncation. Post-processing the whole line first
+    /// would trim byte-level BPE offsets twice.
     inner: Tokenizer,
+    post: Option<PostProcessorWrapper>,
+    /// Byte-level BPE tokenizers without `add_prefix_space`: the same with it, for pre-split words
+    /// (`is_split_into_words` needs `add_prefix_space=True`, as `transformers` prepares RoBERTa).
+    words_with_prefix: Option<(Tokenizer, Option<PostProcessorWrapper>)>,
     /// WordPiece's `##`: the pipeline then tells sub-words by token length, else by spacing.
     subword_prefix: Option<String>,
     unk_id: Option<u32>,
@@ -92,6 +105,25 @@ impl TextTokenizer {
         inner
             .with_truncation(None)
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        // `RobertaTokenizer` & co. rebuild their pipeline from tokenizer_config.json's flags.
+        let flag = |k: &str| config.get(k).and_then(Value::as_bool);
+        let (prefix, trim) = (flag("add_prefix_space"), flag("trim_offsets"));
+        let mut post = inner.get_post_processor().cloned();
+        if let Some(pre) = inner.get_pre_tokenizer().cloned() {
+            if let Some(pre) = byte_level_with(pre, prefix, trim) {
+                inner.with_pre_tokenizer(Some(pre));
+                post = post.map(|p| post_with(p, prefix, trim));
+            }
+        }
+        inner.with_post_processor(None::<PostProcessorWrapper>);
+        let words_with_prefix = match inner.get_pre_tokenizer().cloned() {
+            Some(pre) if byte_level_prefix(&pre) == Some(false) => {
+                let mut words = inner.clone();
+                words.with_pre_tokenizer(byte_level_with(pre, Some(true), None));
+                Some((words, post.clone().map(|p| post_with(p, Some(true), None))))
+            }
+            _ => None,
+        };
         let subword_prefix = match inner.get_model() {
             ModelWrapper::WordPiece(wp) => Some(wp.continuing_subword_prefix.clone()),
             ModelWrapper::BPE(bpe) => bpe.get_continuing_subword_prefix().clone(),
@@ -115,6 +147,8 @@ impl TextTokenizer {
         Ok((
             Self {
                 inner,
+                post,
+                words_with_prefix,
                 subword_prefix,
                 unk_id,
                 body_tokens: usize::MAX,
@@ -133,11 +167,7 @@ impl TextTokenizer {
         stride: Option<usize>,
         max_given: bool,
     ) -> Result<()> {
-        let specials = self
-            .inner
-            .get_post_processor()
-            .map(|p| p.added_tokens(false))
-            .unwrap_or(0);
+        let specials = self.post.as_ref().map_or(0, |p| p.added_tokens(false));
         let window = if max_given {
             format!("--max-length {max_tokens}")
         } else {
@@ -188,38 +218,21 @@ impl TextTokenizer {
             .inner
             .encode_char_offsets(text, false)
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        self.split(enc)
+        split(enc, self.post.as_ref(), self.body_tokens, self.stride)
     }
 
-    /// The windows of a pre-tokenized sentence (`is_split_into_words`): offsets are within each word.
+    /// The windows of a pre-tokenized sentence (`is_split_into_words`): offsets are within each
+    /// word. Byte-level BPE tokenizers encode each word with a prefix space whatever their own
+    /// `add_prefix_space` says.
     pub fn windows_of_words(&self, words: &[&str]) -> Result<Vec<Window>> {
-        let enc = self
-            .inner
+        let (tok, post) = match &self.words_with_prefix {
+            Some((tok, post)) => (tok, post.as_ref()),
+            None => (&self.inner, self.post.as_ref()),
+        };
+        let enc = tok
             .encode_char_offsets(words, false)
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        self.split(enc)
-    }
-
-    /// Cuts a whole encoding into overlapping windows exactly as the fast tokenizers' overflow
-    /// truncation does (`Encoding::truncate`, right side), then adds the special tokens to each.
-    ///
-    /// The tokenizer's own truncation is not used: tokenizers 0.23.2 stops tokenizing early when
-    /// truncation is set, so its overflow windows end after the second one.
-    fn split(&self, mut enc: tokenizers::Encoding) -> Result<Vec<Window>> {
-        if enc.len() > self.body_tokens {
-            enc.truncate(self.body_tokens, self.stride, TruncationDirection::Right);
-        }
-        let overflow = enc.take_overflowing();
-        std::iter::once(enc)
-            .chain(overflow)
-            .map(|part| {
-                let full = self
-                    .inner
-                    .post_process(part, None, true)
-                    .map_err(|e| Error::Tokenizer(e.to_string()))?;
-                Ok(window(&full))
-            })
-            .collect()
+        split(enc, post, self.body_tokens, self.stride)
     }
 
     /// The words the tokenizer's pre-tokenizer splits a line into, with character offsets.
@@ -228,6 +241,7 @@ impl TextTokenizer {
             .inner
             .encode_char_offsets(text, false)
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let enc = post_process(self.post.as_ref(), enc, false)?;
         let mut out: Vec<(usize, usize)> = Vec::new();
         let mut last = None;
         for (w, &(s, e)) in enc.get_word_ids().iter().zip(enc.get_offsets()) {
@@ -244,7 +258,100 @@ impl TextTokenizer {
     }
 }
 
-fn window(e: &tokenizers::Encoding) -> Window {
+/// Cuts a whole encoding into overlapping windows exactly as the fast tokenizers' overflow
+/// truncation does (`Encoding::truncate`, right side), then post-processes each (special tokens,
+/// offset trimming).
+///
+/// The tokenizer's own truncation is not used: tokenizers 0.23.2 stops tokenizing early when
+/// truncation is set, so its overflow windows end after the second one.
+fn split(
+    mut enc: Encoding,
+    post: Option<&PostProcessorWrapper>,
+    body_tokens: usize,
+    stride: usize,
+) -> Result<Vec<Window>> {
+    if enc.len() > body_tokens {
+        enc.truncate(body_tokens, stride, TruncationDirection::Right);
+    }
+    let overflow = enc.take_overflowing();
+    std::iter::once(enc)
+        .chain(overflow)
+        .map(|part| Ok(window(&post_process(post, part, true)?)))
+        .collect()
+}
+
+/// What `Tokenizer::post_process` does without truncation or padding.
+fn post_process(
+    post: Option<&PostProcessorWrapper>,
+    enc: Encoding,
+    add_special_tokens: bool,
+) -> Result<Encoding> {
+    match post {
+        Some(p) => p
+            .process(enc, None, add_special_tokens)
+            .map_err(|e| Error::Tokenizer(e.to_string())),
+        None => Ok(enc),
+    }
+}
+
+/// `add_prefix_space` of a byte-level pre-tokenizer (alone or in a sequence); None for others.
+fn byte_level_prefix(pre: &PreTokenizerWrapper) -> Option<bool> {
+    match pre {
+        PreTokenizerWrapper::ByteLevel(b) => Some(b.add_prefix_space),
+        PreTokenizerWrapper::Sequence(s) => s.as_ref().iter().find_map(byte_level_prefix),
+        _ => None,
+    }
+}
+
+/// The pre-tokenizer with its byte-level step's flags set where given; None if it has none.
+fn byte_level_with(
+    mut pre: PreTokenizerWrapper,
+    prefix: Option<bool>,
+    trim: Option<bool>,
+) -> Option<PreTokenizerWrapper> {
+    fn set(b: &mut ByteLevel, prefix: Option<bool>, trim: Option<bool>) {
+        b.add_prefix_space = prefix.unwrap_or(b.add_prefix_space);
+        b.trim_offsets = trim.unwrap_or(b.trim_offsets);
+    }
+    byte_level_prefix(&pre)?;
+    match &mut pre {
+        PreTokenizerWrapper::ByteLevel(b) => set(b, prefix, trim),
+        PreTokenizerWrapper::Sequence(s) => {
+            for p in s.as_mut() {
+                if let PreTokenizerWrapper::ByteLevel(b) = p {
+                    set(b, prefix, trim);
+                }
+            }
+        }
+        _ => {}
+    }
+    Some(pre)
+}
+
+/// The post-processor with the offset-trimming flags of RoBERTa / byte-level set where given.
+fn post_with(
+    post: PostProcessorWrapper,
+    prefix: Option<bool>,
+    trim: Option<bool>,
+) -> PostProcessorWrapper {
+    match post {
+        PostProcessorWrapper::Roberta(r) => {
+            let (p, t) = (r.add_prefix_space, r.trim_offsets);
+            PostProcessorWrapper::Roberta(
+                r.add_prefix_space(prefix.unwrap_or(p))
+                    .trim_offsets(trim.unwrap_or(t)),
+            )
+        }
+        PostProcessorWrapper::ByteLevel(mut b) => {
+            b.add_prefix_space = prefix.unwrap_or(b.add_prefix_space);
+            b.trim_offsets = trim.unwrap_or(b.trim_offsets);
+            PostProcessorWrapper::ByteLevel(b)
+        }
+        other => other,
+    }
+}
+
+fn window(e: &Encoding) -> Window {
     Window {
         ids: e.get_ids().to_vec(),
         offsets: e.get_offsets().to_vec(),

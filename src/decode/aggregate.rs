@@ -251,15 +251,17 @@ fn continues(ctx: &DecodeContext, prev: &Labelled, cur: &Labelled) -> bool {
 
 /// `aggregate_overlapping_entities`: of entities from overlapping windows that overlap, keep the
 /// longer one, or on equal length the higher-scoring one.
+///
+/// Bug for bug: the pipeline's loop starts at the first entity, compared with itself, so a
+/// zero-width first entity (a lone `Ġ` of byte-level BPE at offsets 0..0) comes out twice.
 fn resolve_overlaps(mut entities: Vec<Entity>) -> Vec<Entity> {
     if entities.is_empty() {
         return entities;
     }
     entities.sort_by_key(|e| e.start); // stable, as Python's sorted
     let mut out = Vec::with_capacity(entities.len());
-    let mut iter = entities.into_iter();
-    let mut prev = iter.next().expect("not empty");
-    for e in iter {
+    let mut prev = entities[0].clone();
+    for e in entities {
         if prev.start <= e.start && e.start < prev.end {
             let (len, prev_len) = (e.end - e.start, prev.end - prev.start);
             if len > prev_len || (len == prev_len && e.score > prev.score) {

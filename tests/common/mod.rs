@@ -19,6 +19,9 @@ pub const FIXTURE_MODELS: &[&str] = &[
     "tiny-xlmr-unigram",
     "tiny-bert-bioes",
     "tiny-bert-sharded-bf16",
+    "tiny-roberta-bpe",
+    "tiny-roberta-bpe-prefix",
+    "tiny-roberta-bpe-untrimmed",
 ];
 
 pub fn fixture_model(name: &str) -> PathBuf {
