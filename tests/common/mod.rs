@@ -136,6 +136,31 @@ pub fn kill_after<S: AsRef<std::ffi::OsStr>>(args: &[S], ms: u64) {
     child.wait().unwrap();
 }
 
+/// Starts `ner-tag` with `args` and SIGKILLs it as soon as `out` holds at least `bytes` bytes, so
+/// a kill lands mid-output however fast or slow this machine is. Returns the size at the kill;
+/// fails if the run finished first.
+pub fn kill_when_written<S: AsRef<std::ffi::OsStr>>(args: &[S], out: &Path, bytes: u64) -> u64 {
+    let mut child = ner_tag()
+        .args(args)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        let len = std::fs::metadata(out).map_or(0, |m| m.len());
+        if len >= bytes {
+            let _ = child.kill();
+            child.wait().unwrap();
+            return std::fs::metadata(out).map_or(0, |m| m.len());
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("finished ({status}) with {len} bytes before reaching {bytes}: nothing to kill");
+        }
+        assert!(start.elapsed().as_secs() < 120, "no output after 120 s");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
 /// Runs `ner-tag` with `args`, feeding `stdin`, with the hub out of reach.
 pub fn run(args: &[&str], stdin: &str) -> std::process::Output {
     run_with(ner_tag(), args, stdin)
