@@ -70,6 +70,9 @@ pub fn run_model(
             windows: ws,
         })
         .collect();
+    if jobs.is_empty() {
+        return Ok(out);
+    }
     // Cut the sorted jobs into batches: at most batch_size windows and max_batch_tokens tokens.
     let mut groups = Vec::new();
     let mut start = 0;

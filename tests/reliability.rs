@@ -183,6 +183,31 @@ fn empty_and_blank_lines_get_empty_records_on_every_backend() {
     assert_eq!(records(&o.stdout)[0]["entities"], serde_json::json!([]));
 }
 
+/// The same through the library, in both run loops (whole batches side by side, as on the CPU,
+/// and batches queued one after another, as on a GPU), on both backends.
+#[test]
+fn a_tagger_never_runs_a_window_of_no_tokens() {
+    use ner_tag::runtime::{Backend, DeviceChoice, Quantize, Runtime};
+    let d = tempfile::tempdir().unwrap();
+    let model = no_specials_model(d.path());
+    for backend in [Backend::Native, Backend::Candle] {
+        for parallel in [true, false] {
+            let rt = Runtime::open(DeviceChoice::Cpu, Some(backend), Quantize::None, None).unwrap();
+            let opts = ner_tag::config::TagOptions::default();
+            let mut tagger = ner_tag::pipeline::load_tagger(Path::new(&model), &rt, &opts).unwrap();
+            tagger.batching.parallel_batches = parallel;
+            let what = format!("{backend:?}, parallel {parallel}");
+            let none = tagger.tag(&["", " ", "\t\t"]).expect(&what);
+            assert!(none.iter().all(Vec::is_empty), "{what}");
+            let mixed = tagger
+                .tag(&["", "Angela Merkel met Barack Obama in Berlin", ""])
+                .expect(&what);
+            assert_eq!(mixed.len(), 3, "{what}");
+            assert!(mixed[0].is_empty() && mixed[2].is_empty(), "{what}");
+        }
+    }
+}
+
 /// A run of ner-tag reading stdin that the test keeps open: it cannot finish until released.
 struct Held {
     child: Child,
