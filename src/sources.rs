@@ -1,5 +1,6 @@
 //! Input stage, sources: the files a run reads — paths as given, directories walked with `-r` —
-//! and, for `--output-dir`, the output path each one gets (its relative path, new extension).
+//! and, for `--output-dir`, the output path each one gets (its relative path, new extension);
+//! an output that is one of the inputs, by any name, is refused.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsStr;
@@ -7,6 +8,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::input::Source;
+use crate::output::target::Target;
 
 /// A source and the path its output takes under `--output-dir`.
 #[derive(Debug, Clone)]
@@ -223,6 +225,44 @@ pub fn same_path(a: &Path, b: &Path) -> bool {
         (Some(x), Some(y)) => x == y,
         _ => std::path::absolute(a).ok() == std::path::absolute(b).ok(),
     }
+}
+
+/// Refuses (a usage error, nothing touched) an output file that is one of the inputs under any
+/// name — the same file, a symbolic or a hard link to it, or the file stdin is redirected from —
+/// and `--stats-json` naming a file the records are written to.
+pub fn refuse_overwrites(inputs: &[Input], target: &Target, stats: Option<&Path>) -> Result<()> {
+    let usage = Error::Usage;
+    let records: &[PathBuf] = match target {
+        Target::File(p) => std::slice::from_ref(p),
+        Target::PerSource(paths) => paths,
+        Target::Stdout => &[],
+    };
+    // (--output-dir's files are checked where their paths are made.)
+    if let Target::File(out) = target {
+        if let Some((input, _)) = overwritten(inputs, records) {
+            return Err(usage(format!(
+                "--output {}: it is the input {input}; refusing to write over it",
+                out.display()
+            )));
+        }
+    }
+    if let Some(stats) = stats {
+        if let Some((input, _)) = overwritten(inputs, std::slice::from_ref(&stats.to_path_buf())) {
+            return Err(usage(format!(
+                "--stats-json {}: it is the input {input}; refusing to write over it",
+                stats.display()
+            )));
+        }
+        let device = std::fs::metadata(stats).is_ok_and(|m| !m.is_file());
+        if let Some(out) = records.iter().find(|p| !device && same_path(stats, p)) {
+            return Err(usage(format!(
+                "--stats-json {}: the records are written to {}; name another file",
+                stats.display(),
+                out.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

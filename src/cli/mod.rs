@@ -3,7 +3,7 @@
 
 mod eval;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -16,7 +16,6 @@ use ner_tag::output::Format;
 use ner_tag::pipeline::{self, Interrupt, OnError, TagOptions};
 use ner_tag::records::InputFormat;
 use ner_tag::runtime::{self, Backend, DeviceChoice, Quantize, Runtime};
-use ner_tag::sources::Input;
 use ner_tag::stats::StatsFile;
 
 const EXAMPLES: &str = "\
@@ -368,7 +367,7 @@ fn run_tag(args: TagArgs) -> anyhow::Result<Outcome> {
         )?),
         (None, None) => Target::Stdout,
     };
-    refuse_overwrites(&inputs, &target, args.stats_json.as_deref())?;
+    ner_tag::sources::refuse_overwrites(&inputs, &target, args.stats_json.as_deref())?;
     // Locked before anything is read or written: a second run on the file stops here.
     let stats_file = args
         .stats_json
@@ -425,52 +424,6 @@ pub enum Outcome {
     SomeRecordsFailed,
     /// Stopped by a signal after writing what was read (exit 128 + signal).
     Interrupted(i32),
-}
-
-/// Refuses (a usage error, nothing touched) an output file that is one of the inputs under any
-/// name — the same file, a symbolic or a hard link to it, or the file stdin is redirected from —
-/// and `--stats-json` naming a file the records are written to.
-fn refuse_overwrites(
-    inputs: &[Input],
-    target: &Target,
-    stats: Option<&Path>,
-) -> anyhow::Result<()> {
-    use ner_tag::sources::{overwritten, same_path};
-    let usage = |m: String| ner_tag::error::Error::Usage(m);
-    let records: &[PathBuf] = match target {
-        Target::File(p) => std::slice::from_ref(p),
-        Target::PerSource(paths) => paths,
-        Target::Stdout => &[],
-    };
-    // (--output-dir's files are checked where their paths are made.)
-    if let Target::File(out) = target {
-        if let Some((input, _)) = overwritten(inputs, records) {
-            return Err(usage(format!(
-                "--output {}: it is the input {input}; refusing to write over it",
-                out.display()
-            ))
-            .into());
-        }
-    }
-    if let Some(stats) = stats {
-        if let Some((input, _)) = overwritten(inputs, std::slice::from_ref(&stats.to_path_buf())) {
-            return Err(usage(format!(
-                "--stats-json {}: it is the input {input}; refusing to write over it",
-                stats.display()
-            ))
-            .into());
-        }
-        let device = std::fs::metadata(stats).is_ok_and(|m| !m.is_file());
-        if let Some(out) = records.iter().find(|p| !device && same_path(stats, p)) {
-            return Err(usage(format!(
-                "--stats-json {}: the records are written to {}; name another file",
-                stats.display(),
-                out.display()
-            ))
-            .into());
-        }
-    }
-    Ok(())
 }
 
 pub(crate) fn sources(files: &[PathBuf]) -> Vec<Source> {
