@@ -60,6 +60,7 @@ impl TextTokenizer {
     pub fn load(dir: &Path) -> Result<(Self, TokenizerInfo)> {
         let config = read_tokenizer_config(dir)?;
         let inner = crate::tokenizer_files::load(dir, &config)?;
+        let config = crate::tokenizer_files::with_class_defaults(dir, config);
         Self::from_parts(inner, &config)
     }
 

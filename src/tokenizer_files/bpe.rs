@@ -33,7 +33,9 @@ pub fn roberta(dir: &Path, config: &Value) -> Result<Tokenizer> {
     let add_prefix_space = flag("add_prefix_space", false);
     let trim_offsets = flag("trim_offsets", true);
     let mut tok = Tokenizer::new(model);
-    tok.with_pre_tokenizer(Some(ByteLevel::default().add_prefix_space(add_prefix_space)));
+    tok.with_pre_tokenizer(Some(
+        ByteLevel::default().add_prefix_space(add_prefix_space),
+    ));
     tok.with_decoder(Some(ByteLevel::default()));
     let specials = [
         ("bos_token", "<s>"),
@@ -72,7 +74,9 @@ fn read_vocab(path: &Path) -> Result<Vocab> {
         let id = id
             .as_u64()
             .and_then(|i| u32::try_from(i).ok())
-            .ok_or_else(|| Error::model_file(path, format!("token {token:?}: id {id} is not a u32")))?;
+            .ok_or_else(|| {
+                Error::model_file(path, format!("token {token:?}: id {id} is not a u32"))
+            })?;
         vocab.insert(token.clone(), id);
     }
     if vocab.is_empty() {

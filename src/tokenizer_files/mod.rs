@@ -74,6 +74,27 @@ pub fn load(dir: &Path, config: &Value) -> Result<Tokenizer> {
     ))
 }
 
+/// `config` with the unknown token `transformers`' tokenizer class defaults to when the config
+/// names none (old XLM-R checkpoints ship `{"model_max_length": 512}`): the pipeline compares
+/// ids with that class's `unk_token_id`. Only for the layouts built here from slow files.
+pub fn with_class_defaults(dir: &Path, mut config: Value) -> Value {
+    if dir.join("tokenizer.json").is_file() || dir.join("vocab.txt").is_file() {
+        return config;
+    }
+    let bpe = dir.join("vocab.json").is_file() && dir.join("merges.txt").is_file();
+    let unk = if bpe || dir.join("sentencepiece.bpe.model").is_file() {
+        "<unk>"
+    } else if dir.join("spm.model").is_file() {
+        "[UNK]"
+    } else {
+        return config;
+    };
+    if let Some(m) = config.as_object_mut() {
+        m.entry("unk_token").or_insert_with(|| Value::from(unk));
+    }
+    config
+}
+
 /// Tokenizer classes whose vocab.json + merges.txt `transformers` converts with RoBERTa's rules.
 const ROBERTA_LIKE: &[&str] = &[
     "RobertaTokenizer",

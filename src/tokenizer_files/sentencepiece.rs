@@ -274,7 +274,9 @@ fn check_charsmap(map: &[u8]) -> Result<(), String> {
                 }
                 let value = unit(next) & ((1 << 31) - 1);
                 if value > normalized.len() || !normalized.is_char_boundary(value) {
-                    return Err(format!("trie value {value} is not a character of the table"));
+                    return Err(format!(
+                        "trie value {value} is not a character of the table"
+                    ));
                 }
             }
             stack.push(next);

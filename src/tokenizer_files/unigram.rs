@@ -142,8 +142,8 @@ fn fairseq_tokenizer(
 ) -> Result<Tokenizer> {
     let mut tok = unigram(path, vocab, unk_id)?;
     if !sp.precompiled_charsmap.is_empty() {
-        let charsmap = Precompiled::from(&sp.precompiled_charsmap)
-            .map_err(|e| Error::model_file(path, e))?;
+        let charsmap =
+            Precompiled::from(&sp.precompiled_charsmap).map_err(|e| Error::model_file(path, e))?;
         tok.with_normalizer(Some(charsmap))
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
     }
@@ -168,14 +168,7 @@ fn fairseq_tokenizer(
     };
     let specials = vec![(bos.clone(), id(&bos)?), (eos.clone(), id(&eos)?)];
     let single = vec![bos.clone(), "$A".into(), eos.clone()];
-    let pair = vec![
-        bos,
-        "$A".into(),
-        eos.clone(),
-        eos.clone(),
-        "$B".into(),
-        eos,
-    ];
+    let pair = vec![bos, "$A".into(), eos.clone(), eos.clone(), "$B".into(), eos];
     tok.with_post_processor(Some(template(path, single, pair, specials)?));
     Ok(tok)
 }
@@ -222,7 +215,9 @@ fn model_tokens(sp: &SpModel) -> Vec<AddedToken> {
         .iter()
         .filter_map(|p| match p.kind {
             PieceType::Control => Some(AddedToken::from(p.piece.clone(), true)),
-            PieceType::UserDefined => Some(AddedToken::from(p.piece.clone(), false).normalized(false)),
+            PieceType::UserDefined => {
+                Some(AddedToken::from(p.piece.clone(), false).normalized(false))
+            }
             _ => None,
         })
         .collect()
