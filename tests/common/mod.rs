@@ -22,6 +22,8 @@ pub const FIXTURE_MODELS: &[&str] = &[
     "tiny-roberta-bpe",
     "tiny-roberta-bpe-prefix",
     "tiny-roberta-bpe-untrimmed",
+    "tiny-roberta-files",
+    "tiny-xlmr-spm",
 ];
 
 pub fn fixture_model(name: &str) -> PathBuf {
