@@ -202,3 +202,42 @@ fn parse_id2label(v: &Value) -> std::result::Result<Vec<String>, String> {
     }
     Ok(by_id.into_values().collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(extra: &str) -> ModelConfig {
+        let text = format!(
+            r#"{{"vocab_size": 10, "hidden_size": 32, "num_attention_heads": 4,
+                "id2label": {{"0": "O"}}, {extra}}}"#
+        );
+        ModelConfig::from_str("config.json", &text).unwrap()
+    }
+
+    #[test]
+    fn electra_embedding_size_is_read_and_defaults_as_transformers_does() {
+        let c = parse(r#""model_type": "electra", "embedding_size": 16"#);
+        assert_eq!(c.arch, Architecture::Electra);
+        assert_eq!((c.embedding_size, c.hidden_size), (16, 32));
+        assert_eq!(c.arch.weight_prefix(), "electra");
+        assert_eq!(c.max_tokens(), 512);
+        // `ElectraConfig` defaults `embedding_size` to 128.
+        assert_eq!(parse(r#""model_type": "electra""#).embedding_size, 128);
+    }
+
+    #[test]
+    fn other_families_embed_at_the_hidden_size() {
+        for t in ["bert", "xlm-roberta", "roberta"] {
+            let c = parse(&format!(r#""model_type": "{t}", "embedding_size": 16"#));
+            assert_eq!(c.embedding_size, 32, "{t}");
+        }
+    }
+
+    #[test]
+    fn electra_is_listed_as_supported() {
+        assert!(SUPPORTED_MODEL_TYPES.contains(&"electra"));
+        let err = ModelConfig::from_str("c.json", r#"{"model_type": "gpt2"}"#).unwrap_err();
+        assert!(err.to_string().contains("electra"), "{err}");
+    }
+}
