@@ -43,6 +43,16 @@ pub fn run_model(
     windows: Vec<Vec<Window>>,
 ) -> Result<Vec<TaggedLine>> {
     let n_labels = model.config().labels.len();
+    // A line with no tokens at all (an empty line, with a tokenizer that adds no special tokens)
+    // has nothing to run: its window is dropped here, so no kernel sees a zero-token window, and
+    // the line decodes to no entities.
+    let windows: Vec<Vec<Window>> = windows
+        .into_iter()
+        .map(|mut ws| {
+            ws.retain(|w| !w.ids.is_empty());
+            ws
+        })
+        .collect();
     let mut jobs: Vec<(usize, usize, usize)> = windows
         .iter()
         .enumerate()
@@ -60,6 +70,9 @@ pub fn run_model(
             windows: ws,
         })
         .collect();
+    if jobs.is_empty() {
+        return Ok(out);
+    }
     // Cut the sorted jobs into batches: at most batch_size windows and max_batch_tokens tokens.
     let mut groups = Vec::new();
     let mut start = 0;

@@ -76,9 +76,33 @@ pub enum OnError {
 pub struct Interrupt {
     pub sigint: Arc<AtomicBool>,
     pub sigterm: Arc<AtomicBool>,
+    /// SIGINT and SIGTERM set the flags once [`Interrupt::arm`] is called (after the model has
+    /// loaded); until then they keep their default effect.
+    pub on_signals: bool,
 }
 
 impl Interrupt {
+    /// Flags set by SIGINT and SIGTERM once armed.
+    pub fn on_signals() -> Self {
+        Self {
+            on_signals: true,
+            ..Self::default()
+        }
+    }
+
+    /// Registers the signal handlers (a no-op without `on_signals`); once per run.
+    pub fn arm(&self) -> crate::error::Result<()> {
+        if !self.on_signals {
+            return Ok(());
+        }
+        let io = |e| crate::error::Error::io("signal handlers", e);
+        signal_hook::flag::register(signal_hook::consts::SIGINT, self.sigint.clone())
+            .map_err(io)?;
+        signal_hook::flag::register(signal_hook::consts::SIGTERM, self.sigterm.clone())
+            .map_err(io)?;
+        Ok(())
+    }
+
     pub fn signal(&self) -> Option<i32> {
         if self.sigint.load(Ordering::Relaxed) {
             Some(2)

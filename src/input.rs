@@ -41,7 +41,9 @@ pub enum Source {
 }
 
 impl Source {
-    pub fn parse(arg: &str) -> Self {
+    /// A command-line argument: `-` is stdin, anything else a path (any bytes).
+    pub fn parse(arg: impl AsRef<std::ffi::OsStr>) -> Self {
+        let arg = arg.as_ref();
         if arg == "-" {
             Source::Stdin
         } else {
@@ -49,11 +51,24 @@ impl Source {
         }
     }
 
+    /// The name in messages and records: the path as given, bytes that are not UTF-8 shown as
+    /// U+FFFD.
     pub fn name(&self) -> String {
         match self {
             Source::Stdin => "<stdin>".to_string(),
             Source::File(p) | Source::Unreadable(p, _) => p.display().to_string(),
             Source::Memory(name, _) => name.clone(),
+        }
+    }
+
+    /// The path's bytes when [`Source::name`] lost some (a name that is not UTF-8), so two such
+    /// names can be told apart.
+    pub fn raw_name(&self) -> Option<Vec<u8>> {
+        match self {
+            Source::File(p) | Source::Unreadable(p, _) if p.to_str().is_none() => {
+                Some(p.as_os_str().as_encoded_bytes().to_vec())
+            }
+            _ => None,
         }
     }
 }

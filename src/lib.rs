@@ -29,5 +29,6 @@ pub mod split;
 pub mod stats;
 pub mod tagger;
 pub mod tokenize;
+pub mod tokenizer_files;
 
 pub use error::{Error, Result};

@@ -92,6 +92,8 @@ pub fn tag_stream(
         printer,
         with_file: names.len() > 1 && !cfg.target.per_source(),
         names,
+        raw_names: reader.raw_source_names(),
+        source: 0,
         stats: RunStats::default(),
         started: Instant::now(),
         progress: &progress,
@@ -190,6 +192,10 @@ fn overlapped(
 struct Writer<'p> {
     printer: &'p mut (dyn Printer + Send),
     names: Vec<String>,
+    /// Each source's name as bytes, where `names` lost some (not UTF-8).
+    raw_names: Vec<Option<Vec<u8>>>,
+    /// The source records come from now (sources end in order).
+    source: usize,
     /// Records name their file (several inputs into one output).
     with_file: bool,
     stats: RunStats,
@@ -216,8 +222,10 @@ impl Writer<'_> {
             let rec = match slot {
                 Slot::Good(rec) => rec,
                 Slot::Bad(bad) => {
+                    let raw = self.raw_names.get(self.source).and_then(Option::as_deref);
                     self.printer.error(&ErrorRecord {
                         file: self.with_file.then_some(bad.name.as_str()),
+                        file_bytes: raw.filter(|_| self.with_file),
                         line: bad.line,
                         msg: &bad.msg,
                         object: bad.object.as_deref(),
@@ -226,6 +234,7 @@ impl Writer<'_> {
                     continue;
                 }
                 Slot::End(n) => {
+                    self.source = n + 1;
                     self.printer.end_source(*n)?;
                     continue;
                 }
@@ -241,6 +250,9 @@ impl Writer<'_> {
             };
             let record = TaggedRecord {
                 file: self.with_file.then(|| self.names[rec.source()].as_str()),
+                file_bytes: self.raw_names[rec.source()]
+                    .as_deref()
+                    .filter(|_| self.with_file),
                 line: rec.line(),
                 text: &t.job.text,
                 entities: &t.result.entities,
@@ -308,16 +320,24 @@ fn finish_jobs<'t>(
         .collect()
 }
 
-/// The whole job: resolve and load the model, open the output target (passing over what an
-/// earlier run wrote there with `--resume`), tag the inputs into it.
+/// The whole job: lock the output target, resolve and load the model, open the target (passing
+/// over what an earlier run wrote there with `--resume`), tag the inputs into it.
 pub fn run(cfg: &Config) -> Result<RunStats> {
+    // The output is this run's before the model loads (a second run on it stops at once), and is
+    // cut only once the model has loaded (a model that fails to load leaves it as it was).
+    let locked = cfg.target.lock(cfg.format, cfg.resume)?;
     let tagger = crate::tagger::load_checkpoint(&cfg.model.resolve()?, &cfg.runtime, &cfg.tag)?;
+    // Until now a signal has its default effect (it stops a download or a quantization at once);
+    // from here on it stops the run after what was read is written.
+    if let Some(interrupt) = &cfg.interrupt {
+        interrupt.arm()?;
+    }
     let opts = PrintOptions {
         format: cfg.format,
         byte_offsets: cfg.byte_offsets,
         aggregation: tagger.aggregation,
     };
-    let mut opened = cfg.target.open(opts, cfg.resume)?;
+    let mut opened = locked.open(opts)?;
     let kept = opened.skip.total();
     if kept > 0 && !cfg.quiet {
         eprintln!(

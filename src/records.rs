@@ -98,6 +98,11 @@ impl RecordReader {
         self.lines.sources().iter().map(Source::name).collect()
     }
 
+    /// Each source's name as bytes where its name is not UTF-8 ([`Source::raw_name`]).
+    pub fn raw_source_names(&self) -> Vec<Option<Vec<u8>>> {
+        self.lines.sources().iter().map(Source::raw_name).collect()
+    }
+
     /// Counts the bytes read into `counter` (progress bars).
     pub fn count_bytes(mut self, counter: std::sync::Arc<std::sync::atomic::AtomicU64>) -> Self {
         self.lines = self.lines.count_bytes(counter);

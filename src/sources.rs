@@ -1,11 +1,14 @@
 //! Input stage, sources: the files a run reads — paths as given, directories walked with `-r` —
-//! and, for `--output-dir`, the output path each one gets (its relative path, new extension).
+//! and, for `--output-dir`, the output path each one gets (its relative path, new extension);
+//! an output that is one of the inputs, by any name, is refused.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsStr;
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::input::Source;
+use crate::output::target::Target;
 
 /// A source and the path its output takes under `--output-dir`.
 #[derive(Debug, Clone)]
@@ -21,7 +24,11 @@ pub struct Input {
 /// starting with `.`) skipped, symbolic links followed with loops detected and skipped, and
 /// `exclude` (the output directory) left out. Without `recursive` a directory is an input the
 /// reader reports as one. The output directory may not be a folder walked itself.
-pub fn collect(args: &[String], recursive: bool, exclude: Option<&Path>) -> Result<Vec<Input>> {
+pub fn collect<S: AsRef<OsStr>>(
+    args: &[S],
+    recursive: bool,
+    exclude: Option<&Path>,
+) -> Result<Vec<Input>> {
     if args.is_empty() {
         return Ok(vec![Input {
             source: Source::Stdin,
@@ -31,11 +38,13 @@ pub fn collect(args: &[String], recursive: bool, exclude: Option<&Path>) -> Resu
     let exclude = exclude.and_then(|d| d.canonicalize().ok());
     let mut out = Vec::new();
     for arg in args {
+        let arg = arg.as_ref();
         let path = Path::new(arg);
         if arg != "-" && recursive && path.is_dir() {
             if exclude.is_some() && path.canonicalize().ok() == exclude {
                 return Err(Error::Usage(format!(
-                    "--output-dir {arg}: it is a folder being read; write the outputs elsewhere"
+                    "--output-dir {}: it is a folder being read; write the outputs elsewhere",
+                    path.display()
                 )));
             }
             walk(path, exclude.as_deref(), &mut out);
@@ -132,16 +141,128 @@ pub fn output_paths(inputs: &[Input], dir: &Path, extension: &str) -> Result<Vec
                 path.display()
             )));
         }
-        if let (Source::File(p), Ok(out)) = (&input.source, path.canonicalize()) {
-            if p.canonicalize().is_ok_and(|p| p == out) {
-                return Err(usage(format!(
-                    "{name} would be overwritten by its own output"
-                )));
-            }
-        }
         paths.push(path);
     }
+    if let Some((input, output)) = overwritten(inputs, &paths) {
+        let own = inputs
+            .iter()
+            .zip(&paths)
+            .any(|(i, p)| i.source.name() == input && p == output);
+        return Err(usage(match own {
+            true => format!("{input} would be overwritten by its own output"),
+            false => format!(
+                "{input} would be overwritten by the output {}",
+                output.display()
+            ),
+        }));
+    }
     Ok(paths)
+}
+
+/// What identifies a file whatever its name (a symbolic or hard link to it included): its
+/// device and inode.
+type FileId = (u64, u64);
+
+#[cfg(unix)]
+fn file_id(path: &Path) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// The file standard input is redirected from (`< FILE`), when it is a regular file.
+#[cfg(unix)]
+fn stdin_id() -> Option<FileId> {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let fd = std::io::stdin().as_fd().try_clone_to_owned().ok()?;
+    let m = std::fs::File::from(fd).metadata().ok()?;
+    m.is_file().then(|| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_id(path: &Path) -> Option<FileId> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    path.canonicalize().ok()?.hash(&mut h);
+    Some((0, h.finish()))
+}
+
+#[cfg(not(unix))]
+fn stdin_id() -> Option<FileId> {
+    None
+}
+
+/// The first output (of the regular files that exist) that is one of the inputs — the same file under any
+/// name — with the input's name, or `None`. An input stat'ed only when some output exists.
+pub fn overwritten<'p>(inputs: &[Input], outputs: &'p [PathBuf]) -> Option<(String, &'p Path)> {
+    // (A device such as /dev/null or a terminal is no file to overwrite.)
+    let outs: Vec<(FileId, &Path)> = outputs
+        .iter()
+        .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()))
+        .filter_map(|p| Some((file_id(p)?, p.as_path())))
+        .collect();
+    if outs.is_empty() {
+        return None;
+    }
+    let mut ins: HashMap<FileId, String> = HashMap::new();
+    for input in inputs {
+        let id = match &input.source {
+            Source::File(p) => file_id(p),
+            Source::Stdin => stdin_id(),
+            _ => None,
+        };
+        if let Some(id) = id {
+            ins.entry(id).or_insert_with(|| input.source.name());
+        }
+    }
+    outs.into_iter()
+        .find_map(|(id, out)| Some((ins.get(&id)?.clone(), out)))
+}
+
+/// Whether two paths name one file: the same file when both exist, else the same absolute path.
+pub fn same_path(a: &Path, b: &Path) -> bool {
+    match (file_id(a), file_id(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => std::path::absolute(a).ok() == std::path::absolute(b).ok(),
+    }
+}
+
+/// Refuses (a usage error, nothing touched) an output file that is one of the inputs under any
+/// name — the same file, a symbolic or a hard link to it, or the file stdin is redirected from —
+/// and `--stats-json` naming a file the records are written to.
+pub fn refuse_overwrites(inputs: &[Input], target: &Target, stats: Option<&Path>) -> Result<()> {
+    let usage = Error::Usage;
+    let records: &[PathBuf] = match target {
+        Target::File(p) => std::slice::from_ref(p),
+        Target::PerSource(paths) => paths,
+        Target::Stdout => &[],
+    };
+    // (--output-dir's files are checked where their paths are made.)
+    if let Target::File(out) = target {
+        if let Some((input, _)) = overwritten(inputs, records) {
+            return Err(usage(format!(
+                "--output {}: it is the input {input}; refusing to write over it",
+                out.display()
+            )));
+        }
+    }
+    if let Some(stats) = stats {
+        if let Some((input, _)) = overwritten(inputs, std::slice::from_ref(&stats.to_path_buf())) {
+            return Err(usage(format!(
+                "--stats-json {}: it is the input {input}; refusing to write over it",
+                stats.display()
+            )));
+        }
+        let device = std::fs::metadata(stats).is_ok_and(|m| !m.is_file());
+        if let Some(out) = records.iter().find(|p| !device && same_path(stats, p)) {
+            return Err(usage(format!(
+                "--stats-json {}: the records are written to {}; name another file",
+                stats.display(),
+                out.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -171,7 +292,7 @@ mod tests {
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, "x\n").unwrap();
         }
-        let args = [root.display().to_string()];
+        let args = [root.clone()];
         let inputs = collect(&args, true, Some(&root.join("out"))).unwrap();
         assert_eq!(names(&inputs), ["a/c.txt", "a/z.txt", "b.txt"]);
         // Not recursive: the folder is an input of its own, which the reader reports.
@@ -190,26 +311,21 @@ mod tests {
         std::fs::create_dir_all(root.join("sub")).unwrap();
         std::fs::write(root.join("sub/t.txt"), "x\n").unwrap();
         std::os::unix::fs::symlink(&root, root.join("sub/back")).unwrap();
-        let inputs = collect(&[root.display().to_string()], true, None).unwrap();
+        let inputs = collect(&[&root], true, None).unwrap();
         assert_eq!(names(&inputs), ["sub/t.txt"]);
     }
 
     #[test]
     fn output_paths_replace_the_extension_and_refuse_clashes() {
-        let inputs = collect(
-            &["a/b.txt".into(), "c".into(), "/abs/d.txt".into()],
-            false,
-            None,
-        )
-        .unwrap();
+        let inputs = collect(&["a/b.txt", "c", "/abs/d.txt"], false, None).unwrap();
         let out = output_paths(&inputs, Path::new("out"), "jsonl").unwrap();
         let out: Vec<_> = out.iter().map(|p| p.display().to_string()).collect();
         assert_eq!(out, ["out/a/b.jsonl", "out/c.jsonl", "out/d.jsonl"]);
-        let clash = ["x/a.txt".into(), "../y/a.txt".into(), "x/a.md".into()];
+        let clash = ["x/a.txt", "../y/a.txt", "x/a.md"];
         let clash = collect(&clash, false, None).unwrap();
         let e = output_paths(&clash, Path::new("o"), "jsonl").unwrap_err();
         assert!(e.to_string().contains("x/a.txt and x/a.md"), "{e}");
-        let stdin = collect(&[], false, None).unwrap();
+        let stdin = collect::<&str>(&[], false, None).unwrap();
         assert!(output_paths(&stdin, Path::new("o"), "jsonl").is_err());
     }
 
@@ -218,11 +334,36 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let f = d.path().join("a.jsonl");
         std::fs::write(&f, "{}\n").unwrap();
-        let inputs = collect(&[d.path().display().to_string()], true, None).unwrap();
+        let inputs = collect(&[d.path()], true, None).unwrap();
         let e = output_paths(&inputs, d.path(), "jsonl").unwrap_err();
         assert!(
             e.to_string().contains("overwritten by its own output"),
             "{e}"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_output_is_an_input_by_any_name() {
+        let d = tempfile::tempdir().unwrap();
+        let input = d.path().join("in.txt");
+        std::fs::write(&input, "x\n").unwrap();
+        let hard = d.path().join("hard.txt");
+        let soft = d.path().join("soft.txt");
+        std::fs::hard_link(&input, &hard).unwrap();
+        std::os::unix::fs::symlink(&input, &soft).unwrap();
+        let inputs = collect(&[&input], false, None).unwrap();
+        for out in [&input, &hard, &soft] {
+            let (name, _) = overwritten(&inputs, std::slice::from_ref(out)).expect("refused");
+            assert_eq!(name, input.display().to_string());
+        }
+        let other = d.path().join("out.jsonl");
+        assert!(overwritten(&inputs, &[other.clone()]).is_none(), "missing");
+        std::fs::write(&other, "").unwrap();
+        assert!(
+            overwritten(&inputs, &[other.clone()]).is_none(),
+            "another file"
+        );
+        assert!(same_path(&soft, &hard) && !same_path(&other, &input));
     }
 }

@@ -1,7 +1,12 @@
 //! The run's summary, beside the run loop: counts kept while writing, printed by `--stats` on
-//! stderr and written by `--stats-json` for CI jobs.
+//! stderr and written by `--stats-json` for CI jobs ([`StatsFile`]).
 
 use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::output::lock::{self, Locked};
 
 /// Summary of a run, for the stats and the exit status.
 #[derive(Debug, Default)]
@@ -69,5 +74,64 @@ impl RunStats {
             100.0 * self.model_secs / self.wall_secs.max(1e-9),
             self.entities,
         )
+    }
+}
+
+/// The `--stats-json` file, locked from the start of the run (created empty if missing, so a
+/// second run on it stops at once) and replaced whole at the end: written to a temporary file of
+/// its own in the same folder, synced, then renamed over it, so a reader never sees half a
+/// summary. A run that ends without writing it removes the empty file it created.
+pub struct StatsFile {
+    path: PathBuf,
+    locked: Option<Locked>,
+}
+
+impl StatsFile {
+    pub fn lock(path: &Path) -> Result<Self> {
+        Ok(Self {
+            path: path.to_path_buf(),
+            locked: Some(lock::lock(path)?),
+        })
+    }
+
+    pub fn write(mut self, stats: &RunStats) -> Result<()> {
+        let io = |e| Error::io(self.path.display(), e);
+        let text = serde_json::to_string_pretty(&stats.to_json()).map_err(|e| io(e.into()))? + "\n";
+        let mut locked = self.locked.take().expect("written once");
+        if !locked.regular {
+            // A device or a pipe (`/dev/stdout`) is written to, not replaced.
+            return locked.file.write_all(text.as_bytes()).map_err(io);
+        }
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let name = self
+            .path
+            .file_name()
+            .map_or("stats".into(), |n| n.to_string_lossy().into_owned());
+        let mut tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(io)?;
+        let permissions = locked.file.metadata().map_err(io)?.permissions();
+        tmp.as_file().set_permissions(permissions).map_err(io)?;
+        tmp.write_all(text.as_bytes()).map_err(io)?;
+        tmp.as_file().sync_all().map_err(io)?;
+        tmp.persist(&self.path).map_err(|e| io(e.error))?;
+        // Dropped (unlocked) only now: until the rename, a second run is refused.
+        drop(locked);
+        Ok(())
+    }
+}
+
+impl Drop for StatsFile {
+    fn drop(&mut self) {
+        if let Some(l) = &self.locked {
+            if l.created && l.regular && l.file.metadata().is_ok_and(|m| m.len() == 0) {
+                let _ = std::fs::remove_file(&self.path);
+            }
+        }
     }
 }

@@ -482,6 +482,13 @@ fn same_input_twice_is_byte_identical_across_threads() {
     let a = run(&["-m", &tiny(), "-j", "1"], &input);
     let b = run(&["-m", &tiny(), "-j", "2"], &input);
     let c = run(&["-m", &tiny(), "-j", "2"], &input);
+    for o in [&a, &b, &c] {
+        assert!(o.status.success());
+    }
+    assert_eq!(
+        a.stdout.iter().filter(|&&b| b == b'\n').count(),
+        input.lines().count()
+    );
     assert_eq!(a.stdout, b.stdout);
     assert_eq!(b.stdout, c.stdout);
 }

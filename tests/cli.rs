@@ -74,10 +74,13 @@ fn offsets_slice_the_text_in_chars_and_in_bytes() {
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let o = run(&args, INPUT);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let mut checked = 0;
         for line in stdout(&o).lines() {
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
             let text = v["text"].as_str().unwrap();
             for e in v["entities"].as_array().unwrap() {
+                checked += 1;
                 let (s, t) = (
                     e["start"].as_u64().unwrap() as usize,
                     e["end"].as_u64().unwrap() as usize,
@@ -90,6 +93,7 @@ fn offsets_slice_the_text_in_chars_and_in_bytes() {
                 assert_eq!(slice, e["text"].as_str().unwrap());
             }
         }
+        assert!(checked > 10, "only {checked} entities checked");
     }
 }
 
@@ -177,6 +181,7 @@ fn same_input_same_bytes_and_same_spans_whatever_batching() {
     // Batches are single-threaded inside candle, so the thread count cannot change a bit.
     for j in ["1", "2", "3"] {
         let o = run(&["-m", &model, "--stride", "12", "-j", j], &input);
+        assert!(o.status.success());
         assert_eq!(stdout(&o), stdout(&base), "output changed with -j {j}");
     }
     // Other batch shapes change the order of float additions inside the matrix kernels, so scores
@@ -188,7 +193,9 @@ fn same_input_same_bytes_and_same_spans_whatever_batching() {
     ] {
         let mut all = vec!["-m", &model, "--stride", "12"];
         all.extend_from_slice(&args);
-        let p = common::parity(&records(&base), &records(&run(&all, &input)));
+        let o = run(&all, &input);
+        assert!(o.status.success(), "{args:?}");
+        let p = common::parity(&records(&base), &records(&o));
         assert_eq!(
             p.identical, p.lines,
             "spans changed with {args:?}: {:?}",
@@ -656,20 +663,50 @@ fn resume_after_sigkill_is_byte_identical() {
         assert!(o.stdout.is_empty(), "stdout stays empty with -o");
         let want = std::fs::read(&whole).unwrap();
         assert!(want.iter().filter(|&&b| b == b'\n').count() >= 3000);
-        for (k, kill_ms) in [5u64, 40, 120, 300].into_iter().enumerate() {
+        // Killed once part of the output is written (at growing fractions of it), then resumed:
+        // the partial file must be kept (not re-tagged from the start) and completed exactly.
+        for (k, percent) in [3u64, 30, 60, 90].into_iter().enumerate() {
             let out = dir.path().join(format!("killed{k}.{format}"));
-            // Killed once, then killed again sooner, then run to the end.
-            for ms in [kill_ms, kill_ms / 2] {
-                common::kill_after(&args(&out), ms);
-            }
-            let o = bin().args(args(&out)).output().unwrap();
+            let at =
+                common::kill_when_written(&args(&out), &out, want.len() as u64 * percent / 100);
+            let partial = std::fs::read(&out).unwrap();
+            assert!(
+                at > 0 && (partial.len() as u64) < want.len() as u64,
+                "{format}: kill at {percent}% left {} of {} bytes",
+                partial.len(),
+                want.len()
+            );
+            let stats = dir.path().join(format!("stats{k}.json"));
+            let mut resumed = args(&out);
+            resumed.extend(["--stats-json".into(), stats.display().to_string()]);
+            let o = bin().args(&resumed).output().unwrap();
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
             let got = std::fs::read(&out).unwrap();
             assert!(
                 got == want,
-                "{format}, killed at {kill_ms} ms: {} bytes, want {}",
+                "{format}, killed at {percent}%: {} bytes, want {}",
                 got.len(),
                 want.len()
+            );
+            // The resumed run tagged only what the killed one had not completed (one window a line;
+            // `records` counts the kept ones too).
+            let s: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+            let tagged = s["windows"].as_u64().unwrap();
+            let kept = if format == "jsonl" {
+                partial.iter().filter(|&&b| b == b'\n').count() as u64
+            } else {
+                // CoNLL: a record ends with its blank line.
+                String::from_utf8_lossy(&partial).matches("\n\n").count() as u64
+            };
+            assert!(
+                kept > 0 || percent < 10,
+                "{format}: nothing kept at {percent}%"
+            );
+            assert_eq!(
+                tagged,
+                3000 - kept,
+                "{format}, killed at {percent}%: re-tagged records"
             );
         }
     }
@@ -694,7 +731,30 @@ fn html_page_renders_in_a_headless_browser() {
         !html.contains("http://") && !html.contains("https://"),
         "no fetches"
     );
+    // One <mark> per entity of the same run's JSONL, and the CSP that forbids scripts and fetches.
     let marks = html.matches("<mark").count();
+    let jsonl = run(&["-m", &tiny(), "-a", "simple"], input);
+    assert!(jsonl.status.success());
+    let entities: usize = stdout(&jsonl)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["entities"].as_array().unwrap().len()
+        })
+        .sum();
+    assert!(entities > 0);
+    assert_eq!(marks, entities, "{html}");
+    let csp = html
+        .split("http-equiv=\"Content-Security-Policy\" content=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no Content-Security-Policy meta: {html}"));
+    // default-src 'none' forbids scripts, fetches, frames and images; only inline style is let in.
+    assert!(csp.starts_with("default-src 'none';"), "CSP {csp:?}");
+    assert!(
+        !csp.contains("script-src") && !csp.contains("connect-src"),
+        "CSP {csp:?}"
+    );
     let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
         .iter()
         .find(|c| {

@@ -132,24 +132,34 @@ fn output_dir_resumes_per_file_after_sigkill() {
     let o = bin().args(args(&whole)).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let want = tree(&whole);
-    for (k, ms) in [10u64, 80, 200, 400].into_iter().enumerate() {
+    let total: usize = want.iter().map(|(_, b)| b.len()).sum();
+    let big: Vec<&(String, Vec<u8>)> = want.iter().filter(|(_, b)| b.len() > 10_000).collect();
+    assert_eq!(big.len(), 2, "the two news files");
+    for (k, (file, percent)) in [(0, 10), (0, 60), (1, 30), (1, 80)].into_iter().enumerate() {
         let out = d.path().join(format!("killed{k}"));
-        // Killed once, then again sooner, then run to the end.
-        for ms in [ms, ms / 3] {
-            common::kill_after(&args(&out), ms);
-        }
+        // Killed partway through one file, killed again at once, then run to the end: the partial
+        // tree must survive both kills and be completed.
+        let (name, bytes) = big[file];
+        common::kill_when_written(
+            &args(&out),
+            &out.join(name),
+            bytes.len() as u64 * percent / 100,
+        );
+        let partial: usize = tree(&out).iter().map(|(_, b)| b.len()).sum();
+        assert!(
+            partial > 0 && partial < total,
+            "kill {k} left {partial} of {total} bytes"
+        );
+        common::kill_after(&args(&out), 20);
         let o = bin().args(args(&out)).output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let got = tree(&out);
         assert_eq!(
             got.iter().map(|(n, b)| (n, b.len())).collect::<Vec<_>>(),
             want.iter().map(|(n, b)| (n, b.len())).collect::<Vec<_>>(),
-            "killed at {ms} ms"
+            "kill {k}"
         );
-        assert!(
-            got == want,
-            "killed at {ms} ms: same names, different bytes"
-        );
+        assert!(got == want, "kill {k}: same names, different bytes");
     }
 }
 

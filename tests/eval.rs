@@ -327,7 +327,14 @@ fn word_predictions_match_the_reference_column() {
         std::fs::read_to_string(shared.join("reference/bert-valid.words.conll")).unwrap();
     let (a, b): (Vec<&str>, Vec<&str>) = (ours.lines().collect(), reference.lines().collect());
     assert_eq!(a.len(), b.len());
-    let same = a.iter().zip(&b).filter(|(x, y)| x == y).count();
-    eprintln!("word-level lines identical: {same}/{}", a.len());
-    assert!(same as f64 / a.len() as f64 >= 0.999, "{same}/{}", a.len());
+    // Word lines only: the blank lines between sentences match trivially.
+    let words = b.iter().filter(|l| !l.trim().is_empty()).count();
+    assert!(words > 50_000, "{words} word lines");
+    let same = a
+        .iter()
+        .zip(&b)
+        .filter(|(x, y)| !y.trim().is_empty() && x == y)
+        .count();
+    eprintln!("word-level lines identical: {same}/{words}");
+    assert_eq!(same, words, "word lines differ from the reference");
 }

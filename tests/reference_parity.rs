@@ -1,7 +1,8 @@
 //! End-to-end parity with `../shared/reference`: what the `transformers` pipeline outputs with
 //! the real CoNLL-03 checkpoints of `../shared/models` on every CoNLL-2003 validation sentence.
-//! Thresholds from the core-tagger issue: ≥ 99.9 % identical lines (≥ 99 % for the 40-sentence
-//! documents), scores within 1e-3. Skipped, saying so, where `../shared` is absent.
+//! What README claims: every line identical (3,250/3,250, and every 40-sentence document), scores
+//! within 5e-5 (measured: up to 9.3e-6; other CPUs' SIMD paths round the last bits differently).
+//! `../shared` missing fails these tests (see `common::shared`).
 
 mod common;
 
@@ -11,7 +12,7 @@ use ner_tag::runtime::Runtime;
 use serde_json::Value;
 
 /// Tags the reference's texts once and checks each strategy's decoding against its file.
-fn check(model: &str, reference_prefix: &str, strategies: &[(&str, Aggregation)], min_rate: f64) {
+fn check(model: &str, reference_prefix: &str, strategies: &[(&str, Aggregation)]) {
     let Some(shared) = common::shared() else {
         eprintln!("SKIPPED: ../shared is not on this machine, so {reference_prefix} parity was not checked");
         return;
@@ -53,14 +54,15 @@ fn check(model: &str, reference_prefix: &str, strategies: &[(&str, Aggregation)]
             100.0 * p.rate(),
             p.max_score_diff
         );
-        assert!(
-            p.rate() >= min_rate,
-            "{model} {strategy}: only {:.3} % identical; {}",
-            100.0 * p.rate(),
+        assert!(p.lines > 0, "{model} {strategy}: empty reference");
+        assert_eq!(
+            p.identical,
+            p.lines,
+            "{model} {strategy}: {}",
             p.first_mismatch.unwrap_or_default()
         );
         assert!(
-            p.max_score_diff <= 1e-3,
+            p.max_score_diff <= 5e-5,
             "{model} {strategy}: score diff {}",
             p.max_score_diff
         );
@@ -79,7 +81,6 @@ fn bert_valid_all_strategies() {
             ("average", Aggregation::Average),
             ("max", Aggregation::Max),
         ],
-        0.999,
     );
 }
 
@@ -89,7 +90,6 @@ fn distilbert_valid_simple() {
         "distilbert-minilm-conll03",
         "distilbert-valid",
         &[("simple", Aggregation::Simple)],
-        0.999,
     );
 }
 
@@ -99,7 +99,6 @@ fn xlmr_valid_simple() {
         "xlmr-minilm-conll03",
         "xlmr-valid",
         &[("simple", Aggregation::Simple)],
-        0.999,
     );
 }
 
@@ -112,6 +111,5 @@ fn bert_long_documents_windowed_with_stride_128() {
             ("first", Aggregation::First),
             ("simple", Aggregation::Simple),
         ],
-        0.99,
     );
 }

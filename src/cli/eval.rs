@@ -11,7 +11,8 @@ use super::{sources, ModelArgs};
 pub(crate) struct EvalArgs {
     /// Gold CoNLL files: token first, gold tag last, blank lines between sentences.
     #[arg(value_name = "GOLD.conll", required = true)]
-    files: Vec<String>,
+    #[arg(value_parser = clap::value_parser!(std::path::PathBuf))]
+    files: Vec<std::path::PathBuf>,
 
     /// No progress bar and no timing line on stderr. The bar is drawn only when stderr is a
     /// terminal.

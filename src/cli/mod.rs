@@ -3,6 +3,8 @@
 
 mod eval;
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use ner_tag::config::{Config, Shard};
@@ -14,6 +16,7 @@ use ner_tag::output::Format;
 use ner_tag::pipeline::{self, Interrupt, OnError, TagOptions};
 use ner_tag::records::InputFormat;
 use ner_tag::runtime::{self, Backend, DeviceChoice, Quantize, Runtime};
+use ner_tag::stats::StatsFile;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -118,8 +121,8 @@ pub(crate) struct ModelArgs {
 #[derive(Args, Debug)]
 struct TagArgs {
     /// Input files, read in order; stdin when none or `-`. One output record per input record.
-    #[arg(value_name = "FILE")]
-    files: Vec<String>,
+    #[arg(value_name = "FILE", value_parser = clap::value_parser!(PathBuf))]
+    files: Vec<PathBuf>,
 
     #[command(flatten)]
     model: ModelArgs,
@@ -165,12 +168,12 @@ struct TagArgs {
 
     /// Write the records to FILE instead of stdout, whole records flushed chunk by chunk.
     #[arg(short, long, value_name = "FILE", conflicts_with = "output_dir")]
-    output: Option<std::path::PathBuf>,
+    output: Option<PathBuf>,
 
     /// Write one output per input file under DIR, at the input's relative path (below the folder
     /// it was found in with -r) with the extension .jsonl/.conll/.html.
     #[arg(long, value_name = "DIR")]
-    output_dir: Option<std::path::PathBuf>,
+    output_dir: Option<PathBuf>,
 
     /// Read the files under folders given as inputs, in name order; hidden files and folders
     /// are skipped, symbolic links followed (loops are not).
@@ -186,7 +189,7 @@ struct TagArgs {
     /// Write the run's summary as JSON to FILE at the end (records, error records, windows, tokens,
     /// entities per label, wall time, records/s), for CI jobs.
     #[arg(long, value_name = "FILE")]
-    stats_json: Option<std::path::PathBuf>,
+    stats_json: Option<PathBuf>,
 
     /// Tag only shard I of N (0-based): the records whose index over all inputs is I modulo N, with
     /// their file and line numbers unchanged. N jobs with I = 0…N-1 split a corpus between them.
@@ -364,6 +367,13 @@ fn run_tag(args: TagArgs) -> anyhow::Result<Outcome> {
         )?),
         (None, None) => Target::Stdout,
     };
+    ner_tag::sources::refuse_overwrites(&inputs, &target, args.stats_json.as_deref())?;
+    // Locked before anything is read or written: a second run on the file stops here.
+    let stats_file = args
+        .stats_json
+        .as_deref()
+        .map(StatsFile::lock)
+        .transpose()?;
     let (model, runtime, tag, read_ahead) = args.model.prepare()?;
     let cfg = Config {
         model,
@@ -390,19 +400,15 @@ fn run_tag(args: TagArgs) -> anyhow::Result<Outcome> {
             OnErrorArg::Skip => OnError::Skip,
             OnErrorArg::Fail => OnError::Fail,
         },
-        interrupt: Some(interrupt_on_signals()?),
+        // Armed once the model has loaded: until then a signal has its default effect.
+        interrupt: Some(Interrupt::on_signals()),
         shard,
         target,
         resume: args.resume,
     };
     let stats = pipeline::run(&cfg)?;
-    if let Some(path) = &args.stats_json {
-        // Written whole, then renamed: a reader never sees half a summary.
-        let tmp = path.with_extension("json.tmp");
-        let text = serde_json::to_string_pretty(&stats.to_json())? + "\n";
-        std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|e| ner_tag::error::Error::io(path.display(), e))?;
+    if let Some(file) = stats_file {
+        file.write(&stats)?;
     }
     Ok(match (stats.interrupted, stats.errors) {
         (Some(signal), _) => Outcome::Interrupted(signal),
@@ -420,16 +426,7 @@ pub enum Outcome {
     Interrupted(i32),
 }
 
-/// SIGINT and SIGTERM set flags the run loop checks between records, instead of killing the
-/// process mid-record.
-fn interrupt_on_signals() -> anyhow::Result<Interrupt> {
-    let interrupt = Interrupt::default();
-    signal_hook::flag::register(signal_hook::consts::SIGINT, interrupt.sigint.clone())?;
-    signal_hook::flag::register(signal_hook::consts::SIGTERM, interrupt.sigterm.clone())?;
-    Ok(interrupt)
-}
-
-pub(crate) fn sources(files: &[String]) -> Vec<Source> {
+pub(crate) fn sources(files: &[PathBuf]) -> Vec<Source> {
     if files.is_empty() {
         vec![Source::Stdin]
     } else {

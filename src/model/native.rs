@@ -128,6 +128,22 @@ impl NativeEncoder {
 
     /// Logits of each window, `(len × labels)` row-major, in window order.
     pub fn forward(&self, windows: &[&[u32]]) -> std::result::Result<Vec<Vec<f32>>, String> {
+        // A window of no tokens has no logits; the kernels are never given one.
+        if windows.iter().any(|w| w.is_empty()) {
+            let kept: Vec<&[u32]> = windows.iter().copied().filter(|w| !w.is_empty()).collect();
+            let mut logits = match kept.is_empty() {
+                true => Vec::new(),
+                false => self.forward(&kept)?,
+            }
+            .into_iter();
+            return Ok(windows
+                .iter()
+                .map(|w| match w.is_empty() {
+                    true => Vec::new(),
+                    false => logits.next().unwrap_or_default(),
+                })
+                .collect());
+        }
         let mut spans = Vec::with_capacity(windows.len());
         let mut m = 0;
         for w in windows {

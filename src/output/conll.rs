@@ -1,6 +1,7 @@
 //! Output stage, CoNLL printer: a sentence per record, one `word<TAB>IOB2-tag` line per word
 //! (or conlleval's `word [gold] predicted` for CoNLL input), a blank line after each record;
-//! an error record is a `# error:` comment.
+//! an error record is a `# error:` comment. A character that would break a line or a column (a
+//! newline in a label or a file name) is written as an escape ([`escape`]).
 
 use std::io::Write;
 
@@ -30,10 +31,11 @@ impl<W: Write> Printer for Conll<W> {
             if let InputKind::Sentence { predicted, gold } = &rec.input {
                 // conlleval's input format: token [gold] predicted, space-separated.
                 for (i, &(s, e)) in rec.words.iter().enumerate() {
-                    let word = slice(s, e);
+                    let word = escape(slice(s, e), Field::Column);
+                    let tag = escape(predicted[i], Field::Column);
                     match gold {
-                        Some(g) => writeln!(buf, "{word} {} {}", g[i], predicted[i])?,
-                        None => writeln!(buf, "{word} {}", predicted[i])?,
+                        Some(g) => writeln!(buf, "{word} {} {tag}", escape(&g[i], Field::Column))?,
+                        None => writeln!(buf, "{word} {tag}")?,
                     }
                 }
             } else {
@@ -44,6 +46,7 @@ impl<W: Write> Printer for Conll<W> {
                     let (s, e) = rec.words[i];
                     let word = slice(s, e).trim();
                     if !word.is_empty() {
+                        let (word, tag) = (escape(word, Field::Column), escape(tag, Field::Column));
                         writeln!(buf, "{word}\t{tag}")?;
                     }
                 }
@@ -54,7 +57,11 @@ impl<W: Write> Printer for Conll<W> {
     }
 
     fn error(&mut self, err: &ErrorRecord) -> Result<()> {
-        let at = err.file.map_or(String::new(), |f| format!("{f}:"));
+        let at = match (err.file_bytes, err.file) {
+            (Some(raw), _) => format!("{}:", escape_bytes(raw)),
+            (None, Some(f)) => format!("{}:", escape(f, Field::Comment)),
+            (None, None) => String::new(),
+        };
         self.sink.emit(|buf| {
             writeln!(
                 buf,
@@ -72,6 +79,52 @@ impl<W: Write> Printer for Conll<W> {
     fn finish(&mut self) -> Result<()> {
         self.sink.flush()
     }
+}
+
+/// Where an escaped string goes: a column (a word or tag: whitespace separates columns) or a
+/// comment (a file name: only line breaks and control characters are escaped).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Column,
+    Comment,
+}
+
+fn needs_escape(c: char, field: Field) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}')
+        || (field == Field::Column && c.is_whitespace())
+}
+
+/// `s` with the characters that would break a CoNLL line or column written as escapes: `\t`,
+/// `\n`, `\r`, and `\u{XXXX}` for any other (control characters, Unicode line separators, and
+/// in a column any whitespace); every other character, a backslash included, as it is.
+fn escape(s: &str, field: Field) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| needs_escape(c, field)) {
+        return s.into();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if needs_escape(c, field) => out.push_str(&format!("\\u{{{:04X}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.into()
+}
+
+/// A file name's bytes, escaped as [`escape`] does, a byte that is not UTF-8 as `\xNN`.
+fn escape_bytes(raw: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in raw.utf8_chunks() {
+        out.push_str(&escape(chunk.valid(), Field::Comment));
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+    out
 }
 
 /// IOB2 tag of each word: a word overlapping an entity takes its type, `B-` on the entity's first word.
@@ -107,4 +160,24 @@ pub fn word_tags(
         prev_entity = Some(e);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_breaks_and_column_breaks_are_escaped() {
+        assert_eq!(escape("B-PER", Field::Column), "B-PER");
+        assert_eq!(
+            escape("B-a b\tc\nd\re\u{85}\u{2028}", Field::Column),
+            "B-a\\u{0020}b\\tc\\nd\\re\\u{0085}\\u{2028}"
+        );
+        assert_eq!(
+            escape("my file\tx\n.txt", Field::Comment),
+            "my file\\tx\\n.txt"
+        );
+        assert_eq!(escape_bytes(b"caf\xe9\n.txt"), "caf\\xE9\\n.txt");
+        assert!(!escape("a\\b", Field::Column).contains('\n'));
+    }
 }

@@ -1,5 +1,6 @@
-//! Output stage, JSONL printer: one JSON object per record — `line`, `file` (several inputs),
-//! `text`, `entities` — or the input object with `entities` added; error records carry `error`.
+//! Output stage, JSONL printer: one JSON object per record — `line`, `file` (several inputs;
+//! `file_bytes` beside it when the name is not UTF-8), `text`, `entities` — or the input object
+//! with `entities` added; error records carry `error`.
 
 use std::io::Write;
 
@@ -22,6 +23,9 @@ struct JsonRecord<'a> {
     line: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     file: Option<&'a str>,
+    /// The file name's bytes, only when it is not UTF-8 (`file` then shows U+FFFD for them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file_bytes: Option<&'a [u8]>,
     text: &'a str,
     entities: Vec<JsonEntity<'a>>,
 }
@@ -31,6 +35,8 @@ struct JsonError<'a> {
     line: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     file: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file_bytes: Option<&'a [u8]>,
     error: &'a str,
 }
 
@@ -76,6 +82,7 @@ impl<W: Write> Printer for Jsonl<W> {
                 let json = JsonRecord {
                     line: rec.line,
                     file: rec.file,
+                    file_bytes: rec.file_bytes,
                     text: rec.text,
                     entities,
                 };
@@ -100,6 +107,7 @@ impl<W: Write> Printer for Jsonl<W> {
                     &JsonError {
                         line: err.line,
                         file: err.file,
+                        file_bytes: err.file_bytes,
                         error: err.msg,
                     },
                 )?,

@@ -1,10 +1,12 @@
 //! Output stage: one printer per format ([`jsonl`], [`conll`], [`html`]) behind the [`Printer`]
 //! hooks, written to the target chosen once from the configuration ([`target`]: stdout, a file,
-//! or a file per input source); [`resume`] finds where a killed run's output stops.
+//! or a file per input source), each file locked for the run ([`lock`]); [`resume`] finds where
+//! a killed run's output stops.
 
 pub mod conll;
 pub mod html;
 pub mod jsonl;
+pub mod lock;
 pub mod resume;
 pub mod target;
 
@@ -35,6 +37,8 @@ impl Format {
 /// A tagged line, ready to print. Entity and word offsets are in characters.
 pub struct TaggedRecord<'a> {
     pub file: Option<&'a str>,
+    /// The file's name as bytes, when `file` lost some (a name that is not UTF-8).
+    pub file_bytes: Option<&'a [u8]>,
     pub line: usize,
     pub text: &'a str,
     pub entities: &'a [Entity],
@@ -59,6 +63,8 @@ pub enum InputKind<'a> {
 /// The record written in place of an input record that could not be tagged.
 pub struct ErrorRecord<'a> {
     pub file: Option<&'a str>,
+    /// As [`TaggedRecord::file_bytes`].
+    pub file_bytes: Option<&'a [u8]>,
     pub line: usize,
     pub msg: &'a str,
     /// The JSON object, when the line parsed as one: its error record keeps the fields.

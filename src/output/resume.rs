@@ -1,7 +1,7 @@
 //! Output stage, resuming: where a killed run's output file stops — how many whole records it
 //! holds and where the last one ends — so `--resume` cuts a torn tail and tags on from there.
 
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use super::Format;
@@ -63,12 +63,18 @@ pub fn complete_records(bytes: &[u8], format: Format) -> Done {
 /// The whole records an existing output file holds (none when there is no such file), read in
 /// blocks so a large output is never held in memory.
 pub fn existing(path: &Path, format: Format) -> Result<Done> {
+    match std::fs::File::open(path) {
+        Ok(mut f) => records_in(&mut f, path, format),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Done::default()),
+        Err(e) => Err(Error::io(path.display(), e)),
+    }
+}
+
+/// The whole records of an open output file (a locked one: `--resume` reads under the lock),
+/// read from its start in blocks.
+pub fn records_in(file: &mut std::fs::File, path: &Path, format: Format) -> Result<Done> {
     let io = |e| Error::io(path.display(), e);
-    let mut file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Done::default()),
-        Err(e) => return Err(io(e)),
-    };
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
     let mut s = Scanner {
         format,
         done: Done::default(),
@@ -83,28 +89,6 @@ pub fn existing(path: &Path, format: Format) -> Result<Done> {
         }
         s.feed(&block[..n]);
     }
-}
-
-/// Opens `path` for the run, its folder created if missing: from scratch, or with `keep` after
-/// the records an earlier run wrote (the torn tail after them cut off), positioned at the end.
-pub fn open_after(path: &Path, keep: Option<Done>) -> Result<std::fs::File> {
-    let io = |e| Error::io(path.display(), e);
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
-    }
-    let Some(done) = keep.filter(|_| path.exists()) else {
-        return std::fs::File::create(path).map_err(io);
-    };
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(io)?;
-    file.set_len(done.bytes).map_err(io)?;
-    drop(file);
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(path)
-        .map_err(io)
 }
 
 #[cfg(test)]
@@ -146,21 +130,22 @@ mod tests {
 
     #[test]
     fn reopening_cuts_the_torn_tail_and_appends() {
+        use super::super::lock;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/out.jsonl");
         assert_eq!(existing(&path, Format::Jsonl).unwrap(), Done::default());
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, "{\"a\":1}\n{\"b\":").unwrap();
-        let done = existing(&path, Format::Jsonl).unwrap();
+        let mut f = lock::lock(&path).unwrap().file;
+        let done = records_in(&mut f, &path, Format::Jsonl).unwrap();
+        assert_eq!(done, existing(&path, Format::Jsonl).unwrap());
         assert_eq!(done.records, 1);
-        let mut f = open_after(&path, Some(done)).unwrap();
+        lock::cut(&mut f, done.bytes, &path).unwrap();
         std::io::Write::write_all(&mut f, b"{\"b\":2}\n").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"{\"a\":1}\n{\"b\":2}\n");
-        // Without `keep` the file starts over; a missing folder is made.
-        let fresh = dir.path().join("new/deeper/out.jsonl");
-        open_after(&fresh, None).unwrap();
-        assert_eq!(std::fs::read(&fresh).unwrap(), b"");
-        open_after(&path, None).unwrap();
+        drop(f);
+        let mut f = lock::lock(&path).unwrap().file;
+        lock::cut(&mut f, 0, &path).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"");
     }
 

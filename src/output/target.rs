@@ -1,13 +1,16 @@
 //! Output stage, targets: where the records go — stdout, one file (`-o`), or a file per input
 //! source (`--output-dir`) — chosen once from the configuration; with `--resume` each file keeps
-//! the whole records an earlier run wrote, and the run is told how many to pass over.
+//! the whole records an earlier run wrote, and the run is told how many to pass over; every file
+//! is locked before it is read or cut ([`lock`]).
 
+use std::collections::VecDeque;
+use std::fs::File;
 use std::io::BufWriter;
 use std::path::PathBuf;
 
 use super::resume::{self, Done};
-use super::{printer, ErrorRecord, PrintOptions, Printer, TaggedRecord};
-use crate::error::Result;
+use super::{lock, printer, ErrorRecord, Format, PrintOptions, Printer, TaggedRecord};
+use crate::error::{Error, Result};
 
 /// Where the records go.
 #[derive(Debug, Clone)]
@@ -52,9 +55,100 @@ impl Target {
         matches!(self, Target::PerSource(_))
     }
 
+    /// Locks the target's files and, with `resume`, counts the whole records an earlier run wrote
+    /// there, under the lock; nothing is cut or written yet. `-o`'s file is opened (created) and
+    /// locked here; each `--output-dir` file when its source begins (with `resume`, an existing one
+    /// here), each held until the run ends. A file another ner-tag process holds is an error.
+    pub fn lock(&self, format: Format, resume: bool) -> Result<LockedTarget> {
+        let inner = match self {
+            Target::Stdout => Inner::Stdout,
+            Target::File(path) => {
+                let locked = lock::lock(path)?;
+                let mut file = locked.file;
+                let done = match resume && locked.regular {
+                    true => resume::records_in(&mut file, path, format)?,
+                    false => Done::default(),
+                };
+                Inner::File {
+                    path: path.clone(),
+                    file,
+                    done,
+                }
+            }
+            Target::PerSource(paths) => {
+                let budget = lock::output_budget();
+                let mut held = Vec::with_capacity(paths.len());
+                let mut done = Vec::with_capacity(paths.len());
+                let mut seen = Vec::with_capacity(paths.len());
+                let mut n_held = 0;
+                for path in paths {
+                    let found = match resume {
+                        true => lock::lock_existing(path)?,
+                        false => None,
+                    };
+                    let Some(mut l) = found else {
+                        held.push(None);
+                        done.push(Done::default());
+                        seen.push(0);
+                        continue;
+                    };
+                    done.push(resume::records_in(&mut l.file, path, format)?);
+                    seen.push(
+                        l.file
+                            .metadata()
+                            .map_err(|e| Error::io(path.display(), e))?
+                            .len(),
+                    );
+                    // Beyond what may stay open, a file is locked again when its source begins
+                    // and must then be as it was seen here.
+                    held.push((n_held < budget).then_some(l.file));
+                    n_held += 1;
+                }
+                Inner::PerSource(PerSource {
+                    paths: paths.clone(),
+                    done,
+                    held,
+                    seen,
+                    finished: VecDeque::new(),
+                    n_held: n_held.min(budget),
+                    budget,
+                    warned: false,
+                    resume,
+                    opts: None,
+                    current: 0,
+                    open: None,
+                })
+            }
+        };
+        Ok(LockedTarget { inner })
+    }
+
+    /// Locks the target and opens it for the run ([`Target::lock`], then [`LockedTarget::open`]).
     pub fn open(&self, opts: PrintOptions, resume: bool) -> Result<Opened> {
-        match self {
-            Target::Stdout => Ok(Opened {
+        self.lock(opts.format, resume)?.open(opts)
+    }
+}
+
+/// A target whose files are locked (or, per source, will be when their turn comes).
+pub struct LockedTarget {
+    inner: Inner,
+}
+
+enum Inner {
+    Stdout,
+    File {
+        path: PathBuf,
+        file: File,
+        done: Done,
+    },
+    PerSource(PerSource),
+}
+
+impl LockedTarget {
+    /// Cuts what is not kept (everything, unless resuming) and makes the printer.
+    pub fn open(self, opts: PrintOptions) -> Result<Opened> {
+        match self.inner {
+            Inner::Stdout => Ok(Opened {
                 printer: printer(
                     BufWriter::with_capacity(BUFFER, std::io::stdout()),
                     "stdout",
@@ -63,13 +157,12 @@ impl Target {
                 skip: Skip::First(0),
                 name: "stdout".into(),
             }),
-            Target::File(path) => {
-                let done = if resume {
-                    resume::existing(path, opts.format)?
-                } else {
-                    Done::default()
-                };
-                let file = resume::open_after(path, resume.then_some(done))?;
+            Inner::File {
+                path,
+                mut file,
+                done,
+            } => {
+                lock::cut(&mut file, done.bytes, &path)?;
                 let name = path.display().to_string();
                 Ok(Opened {
                     printer: printer(BufWriter::with_capacity(BUFFER, file), &name, opts),
@@ -77,25 +170,11 @@ impl Target {
                     name,
                 })
             }
-            Target::PerSource(paths) => {
-                let done = paths
-                    .iter()
-                    .map(|p| match resume {
-                        true => resume::existing(p, opts.format),
-                        false => Ok(Done::default()),
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                let skip = Skip::PerSource(done.iter().map(|d| d.records).collect());
+            Inner::PerSource(mut p) => {
+                p.opts = Some(opts);
                 Ok(Opened {
-                    printer: Box::new(PerSource {
-                        paths: paths.clone(),
-                        done,
-                        resume,
-                        opts,
-                        current: 0,
-                        open: None,
-                    }),
-                    skip,
+                    skip: Skip::PerSource(p.done.iter().map(|d| d.records).collect()),
+                    printer: Box::new(p),
                     name: "--output-dir".into(),
                 })
             }
@@ -105,32 +184,92 @@ impl Target {
 
 /// A printer per source, each opened when its source's first record or end arrives (so a run
 /// stopped early creates no file for sources it never reached, and an empty source gets an
-/// empty output), finished at the source's end.
+/// empty output), finished at the source's end; its file stays locked until the run ends.
 struct PerSource {
     paths: Vec<PathBuf>,
     done: Vec<Done>,
+    /// Files locked by `--resume`'s count, until their source begins.
+    held: Vec<Option<File>>,
+    /// The length each file had when counted (0: it did not exist).
+    seen: Vec<u64>,
+    /// A handle on each finished file, keeping it locked; the oldest are let go beyond `budget`.
+    finished: VecDeque<File>,
+    /// Files still in `held`.
+    n_held: usize,
+    budget: usize,
+    /// Told the user that finished files are no longer all locked.
+    warned: bool,
     resume: bool,
-    opts: PrintOptions,
+    opts: Option<PrintOptions>,
     /// The source records arrive from: sources end in order.
     current: usize,
     open: Option<Box<dyn Printer + Send>>,
 }
 
 impl PerSource {
+    fn lock_current(&mut self) -> Result<File> {
+        let n = self.current;
+        let path = self.paths[n].clone();
+        let path = path.as_path();
+        if let Some(file) = self.held[n].take() {
+            self.n_held -= 1;
+            return Ok(file);
+        }
+        let locked = match lock::lock(path) {
+            Err(e) if lock::out_of_descriptors(&e) && !self.finished.is_empty() => {
+                self.let_go(self.finished.len());
+                lock::lock(path)
+            }
+            other => other,
+        }?;
+        let len = locked
+            .file
+            .metadata()
+            .map_err(|e| Error::io(path.display(), e))?
+            .len();
+        if self.resume && len != self.seen[n] {
+            return Err(Error::io(
+                path.display(),
+                std::io::Error::other(
+                    "written by another process since this run began; run again to resume",
+                ),
+            ));
+        }
+        Ok(locked.file)
+    }
+
+    /// Releases the locks of the `n` oldest finished files.
+    fn let_go(&mut self, n: usize) {
+        if !self.warned {
+            self.warned = true;
+            eprintln!(
+                "ner-tag: --output-dir: more output files than this process may keep open: the oldest finished ones are no longer locked"
+            );
+        }
+        self.finished.drain(..n.min(self.finished.len()));
+    }
+
     fn printer(&mut self) -> Result<&mut Box<dyn Printer + Send>> {
         if self.open.is_none() {
+            let opts = self.opts.expect("set by LockedTarget::open");
+            let mut file = self.lock_current()?;
             let path = &self.paths[self.current];
             let done = self.done[self.current];
-            let file = resume::open_after(path, self.resume.then_some(done))?;
+            lock::cut(&mut file, done.bytes, path)?;
+            let kept = lock::keep(&file, path)?;
             let mut p = printer(
                 BufWriter::with_capacity(BUFFER, file),
                 &path.display().to_string(),
-                self.opts,
+                opts,
             );
             if done.records == 0 {
                 p.begin()?;
             }
             self.open = Some(p);
+            if self.n_held + self.finished.len() >= self.budget {
+                self.let_go(1);
+            }
+            self.finished.push_back(kept);
         }
         Ok(self.open.as_mut().expect("opened above"))
     }
