@@ -274,3 +274,68 @@ fn queued_batches_match_one_batch_at_a_time() {
         }
     }
 }
+
+/// tiny-bert rewritten as an ELECTRA checkpoint with `embedding_size` = `hidden_size` (so no
+/// `embeddings_project`), in `dir`: the same model under another name.
+fn bert_as_electra(dir: &std::path::Path) {
+    let src = common::fixture_model("tiny-bert");
+    let mut cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(src.join("config.json")).unwrap()).unwrap();
+    cfg["model_type"] = "electra".into();
+    cfg["embedding_size"] = cfg["hidden_size"].clone();
+    std::fs::write(dir.join("config.json"), cfg.to_string()).unwrap();
+    let tensors =
+        candle_core::safetensors::load(src.join("model.safetensors"), &candle_core::Device::Cpu)
+            .unwrap();
+    let renamed: std::collections::HashMap<String, candle_core::Tensor> = tensors
+        .into_iter()
+        .map(|(k, t)| (k.replacen("bert.", "electra.", 1), t))
+        .collect();
+    candle_core::safetensors::save(&renamed, dir.join("model.safetensors")).unwrap();
+}
+
+/// ELECTRA without a projection is BERT: both backends give tiny-bert's logits. With one
+/// (tiny-electra), a checkpoint missing `embeddings_project` is refused by both, naming it.
+#[test]
+fn electra_without_projection_is_bert_and_a_missing_projection_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    bert_as_electra(tmp.path());
+    let bert = load(
+        &common::fixture_model("tiny-bert"),
+        Backend::Native,
+        Quantize::None,
+    );
+    let ws = windows(
+        bert.config().vocab_size,
+        bert.config().max_tokens().min(130),
+    );
+    let refs: Vec<&[u32]> = ws.iter().map(Vec::as_slice).collect();
+    let want = bert.forward(&refs).unwrap();
+    assert!(!want.is_empty() && !want[0].is_empty());
+    for backend in [Backend::Native, Backend::Candle] {
+        let electra = load(tmp.path(), backend, Quantize::None);
+        assert_eq!(electra.config().arch, ner_tag::model::Architecture::Electra);
+        let d = max_diff(&electra.forward(&refs).unwrap(), &want);
+        assert!(d < 2e-4, "{backend:?}: ELECTRA-as-BERT vs BERT: {d}");
+    }
+
+    let broken = tempfile::tempdir().unwrap();
+    let src = common::fixture_model("tiny-electra");
+    std::fs::copy(src.join("config.json"), broken.path().join("config.json")).unwrap();
+    let mut t =
+        candle_core::safetensors::load(src.join("model.safetensors"), &candle_core::Device::Cpu)
+            .unwrap();
+    assert!(t.remove("electra.embeddings_project.weight").is_some());
+    candle_core::safetensors::save(&t, broken.path().join("model.safetensors")).unwrap();
+    for backend in [Backend::Native, Backend::Candle] {
+        let rt = Runtime {
+            backend,
+            ..Runtime::cpu()
+        };
+        let err = TokenClassifier::load(broken.path(), &rt)
+            .err()
+            .unwrap_or_else(|| panic!("{backend:?}: loaded without embeddings_project"))
+            .to_string();
+        assert!(err.contains("embeddings_project"), "{backend:?}: {err}");
+    }
+}

@@ -24,7 +24,8 @@ pub const BLOCK_NAMES: BlockNames = BlockNames {
 /// Where the blocks live below the model prefix.
 pub const BLOCKS: &str = "encoder.layer";
 
-/// `BertEmbeddings`; also the XLM-R embeddings, which differ only in their position ids.
+/// `BertEmbeddings`; also the XLM-R embeddings, which differ only in their position ids, and
+/// ELECTRA's, which are `embedding_size` wide.
 pub struct BertEmbeddings {
     words: Embedding,
     positions: Embedding,
@@ -35,7 +36,7 @@ pub struct BertEmbeddings {
 
 impl BertEmbeddings {
     pub fn load(vb: VarBuilder, cfg: &ModelConfig) -> Result<Self> {
-        let h = cfg.hidden_size;
+        let h = cfg.embedding_size;
         let words = Embedding::new(vb.get((cfg.vocab_size, h), "word_embeddings.weight")?, h);
         let positions = Embedding::new(
             vb.get(

@@ -7,11 +7,12 @@ use candle_nn::{Linear, VarBuilder};
 use super::config::{Architecture, ModelConfig};
 use super::layers::candle::{self as layers, EncoderBlock};
 use super::layers::BlockConfig;
-use super::{bert, distilbert, xlm_roberta};
+use super::{bert, distilbert, electra, xlm_roberta};
 
 enum Embeddings {
     Bert(bert::BertEmbeddings),
     DistilBert(distilbert::DistilBertEmbeddings),
+    Electra(electra::ElectraEmbeddings),
 }
 
 /// The classifier as candle tensors: what runs on CUDA, and the reference for the native backend.
@@ -48,6 +49,11 @@ impl CandleEncoder {
                 &bert::BLOCK_NAMES,
                 bert::BLOCKS,
             ),
+            Architecture::Electra => (
+                Embeddings::Electra(electra::ElectraEmbeddings::load(&enc, &cfg)?),
+                &electra::BLOCK_NAMES,
+                electra::BLOCKS,
+            ),
         };
         let blocks = (0..cfg.num_layers)
             .map(|i| EncoderBlock::load(enc.pp(format!("{blocks_at}.{i}")), names, &block_cfg))
@@ -79,6 +85,7 @@ impl CandleEncoder {
         let x = match &self.embeddings {
             Embeddings::Bert(e) => e.forward(ids, positions)?,
             Embeddings::DistilBert(e) => e.forward(ids, positions)?,
+            Embeddings::Electra(e) => e.forward(ids, positions)?,
         };
         let hidden = layers::encode(&self.blocks, x, mask)?;
         self.classifier.forward(&hidden)?.to_dtype(DType::F32)

@@ -13,10 +13,18 @@ pub enum Architecture {
     Bert,
     DistilBert,
     XlmRoberta,
+    /// BERT's encoder behind embeddings of width `embedding_size`, projected to `hidden_size`.
+    Electra,
 }
 
-pub const SUPPORTED_MODEL_TYPES: &[&str] =
-    &["bert", "distilbert", "xlm-roberta", "roberta", "camembert"];
+pub const SUPPORTED_MODEL_TYPES: &[&str] = &[
+    "bert",
+    "distilbert",
+    "xlm-roberta",
+    "roberta",
+    "camembert",
+    "electra",
+];
 
 impl Architecture {
     fn from_model_type(t: &str) -> Option<Self> {
@@ -24,6 +32,7 @@ impl Architecture {
             "bert" => Some(Self::Bert),
             "distilbert" => Some(Self::DistilBert),
             "xlm-roberta" | "roberta" | "camembert" => Some(Self::XlmRoberta),
+            "electra" => Some(Self::Electra),
             _ => None,
         }
     }
@@ -34,6 +43,7 @@ impl Architecture {
             Self::Bert => "bert",
             Self::DistilBert => "distilbert",
             Self::XlmRoberta => "roberta",
+            Self::Electra => "electra",
         }
     }
 }
@@ -44,6 +54,9 @@ pub struct ModelConfig {
     pub arch: Architecture,
     pub vocab_size: usize,
     pub hidden_size: usize,
+    /// Width of the embedding tables: `hidden_size` except in ELECTRA, where a linear
+    /// `embeddings_project` maps it to `hidden_size` when the two differ.
+    pub embedding_size: usize,
     pub num_layers: usize,
     pub num_heads: usize,
     pub intermediate_size: usize,
@@ -118,6 +131,12 @@ impl ModelConfig {
         } else {
             0
         };
+        // ELECTRA's own default (`ElectraConfig.embedding_size`) is 128, not the hidden size.
+        let embedding_size = if arch == Architecture::Electra {
+            int(&["embedding_size"], Some(128))?
+        } else {
+            hidden
+        };
         let act_key = if distil { "activation" } else { "hidden_act" };
         let hidden_act = v
             .get(act_key)
@@ -128,6 +147,7 @@ impl ModelConfig {
             arch,
             vocab_size: int(&["vocab_size"], None)?,
             hidden_size: hidden,
+            embedding_size,
             num_layers: layers,
             num_heads: heads,
             intermediate_size: inter,
@@ -181,4 +201,43 @@ fn parse_id2label(v: &Value) -> std::result::Result<Vec<String>, String> {
         return Err(format!("id2label ids are not 0..{}", by_id.len()));
     }
     Ok(by_id.into_values().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(extra: &str) -> ModelConfig {
+        let text = format!(
+            r#"{{"vocab_size": 10, "hidden_size": 32, "num_attention_heads": 4,
+                "id2label": {{"0": "O"}}, {extra}}}"#
+        );
+        ModelConfig::from_str("config.json", &text).unwrap()
+    }
+
+    #[test]
+    fn electra_embedding_size_is_read_and_defaults_as_transformers_does() {
+        let c = parse(r#""model_type": "electra", "embedding_size": 16"#);
+        assert_eq!(c.arch, Architecture::Electra);
+        assert_eq!((c.embedding_size, c.hidden_size), (16, 32));
+        assert_eq!(c.arch.weight_prefix(), "electra");
+        assert_eq!(c.max_tokens(), 512);
+        // `ElectraConfig` defaults `embedding_size` to 128.
+        assert_eq!(parse(r#""model_type": "electra""#).embedding_size, 128);
+    }
+
+    #[test]
+    fn other_families_embed_at_the_hidden_size() {
+        for t in ["bert", "xlm-roberta", "roberta"] {
+            let c = parse(&format!(r#""model_type": "{t}", "embedding_size": 16"#));
+            assert_eq!(c.embedding_size, 32, "{t}");
+        }
+    }
+
+    #[test]
+    fn electra_is_listed_as_supported() {
+        assert!(SUPPORTED_MODEL_TYPES.contains(&"electra"));
+        let err = ModelConfig::from_str("c.json", r#"{"model_type": "gpt2"}"#).unwrap_err();
+        assert!(err.to_string().contains("electra"), "{err}");
+    }
 }

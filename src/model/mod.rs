@@ -2,7 +2,7 @@
 //! backend the [`Runtime`](crate::runtime::Runtime) chose.
 //!
 //! candle-transformers has no token-classification heads, so the architectures are owned here:
-//! `bert`, `distilbert`, `xlm_roberta` describe each; `native` runs them on our CPU kernels
+//! `bert`, `distilbert`, `xlm_roberta`, `electra` describe each; `native` runs them on our CPU kernels
 //! (`kernels`, `layers`), `candle_backend` on candle tensors (CUDA, and the CPU reference).
 
 pub mod bert;
@@ -10,6 +10,7 @@ pub mod bundled;
 pub mod candle_backend;
 pub mod config;
 pub mod distilbert;
+pub mod electra;
 pub mod kernels;
 pub mod layers;
 pub mod native;
@@ -120,7 +121,7 @@ impl TokenClassifier {
     }
 }
 
-/// The prefix the encoder's weights sit under (`bert`, `distilbert`, `roberta`), or `None` for
+/// The prefix the encoder's weights sit under (`bert`, `distilbert`, `roberta`, `electra`), or `None` for
 /// exports that drop it: both layouts are accepted. `contains` asks whether a tensor exists.
 pub(crate) fn encoder_prefix(
     cfg: &ModelConfig,

@@ -1,7 +1,8 @@
 //! Model stage, native CPU backend: the whole token classifier on plain f32 buffers. Windows are
 //! packed end to end with no padding — every matrix product runs over real tokens only — and each
 //! window attends to itself alone. Weights are f32 or, with `--quantize int8`, int8 in every
-//! encoder projection; embeddings, LayerNorm, softmax, GELU and the classifier stay f32.
+//! encoder projection; embeddings (ELECTRA's `embeddings_project` included), LayerNorm, softmax,
+//! GELU and the classifier stay f32.
 //!
 //! Computes what `TokenClassifier`'s candle backend computes (the tests compare the two).
 
@@ -13,21 +14,34 @@ use super::layers::linear::{Linear, Precision};
 use super::layers::norm::LayerNorm;
 use super::layers::{BlockConfig, BlockNames};
 use super::store::{Store, Table, Weights};
-use super::{bert, distilbert, xlm_roberta};
+use super::{bert, distilbert, electra, xlm_roberta};
 
 thread_local! {
     /// Activations and scratch of the forward passes on this thread, kept between batches so
     /// that their pages are not faulted in again for every batch.
-    static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<f32>, Scratch)> = Default::default();
+    static SCRATCH: std::cell::RefCell<Buffers> = Default::default();
 }
 
-/// Embedding tables: word + position (+ token type 0), then LayerNorm.
+#[derive(Default)]
+struct Buffers {
+    /// Hidden states, (tokens × hidden).
+    x: Vec<f32>,
+    /// Embeddings before ELECTRA's projection, (tokens × embedding size).
+    emb: Vec<f32>,
+    logits: Vec<f32>,
+    scratch: Scratch,
+}
+
+/// Embedding tables: word + position (+ token type 0), then LayerNorm, `width` wide; then, in
+/// ELECTRA when the widths differ, the projection to the hidden size.
 struct Embeddings {
+    width: usize,
     /// In place in the weight file's memory map where possible: only the gathered rows are read.
     words: Table,
     positions: Vec<f32>,
     token_type: Option<Vec<f32>>,
     norm: LayerNorm,
+    project: Option<Linear>,
 }
 
 pub struct NativeEncoder {
@@ -45,31 +59,41 @@ pub struct NativeEncoder {
 impl NativeEncoder {
     pub fn load(cfg: &ModelConfig, store: &Store, p: Precision) -> Result<Self, String> {
         let block_cfg = BlockConfig::from_model(cfg)?;
-        let h = cfg.hidden_size;
+        let (h, e) = (cfg.hidden_size, cfg.embedding_size);
         let root = Weights::new(store);
         let enc = match super::encoder_prefix(cfg, |name| root.contains(name)) {
             Some(prefix) => root.pp(prefix),
             None => root.clone(),
         };
         let emb = enc.pp("embeddings");
-        let words = emb.table(cfg.vocab_size, h, "word_embeddings.weight")?;
+        let words = emb.table(cfg.vocab_size, e, "word_embeddings.weight")?;
         let positions = emb.get(
-            &[cfg.max_position_embeddings, h],
+            &[cfg.max_position_embeddings, e],
             "position_embeddings.weight",
         )?;
         let (names, blocks_at, token_type, eps): (&BlockNames, _, _, _) = match cfg.arch {
             Architecture::DistilBert => (&distilbert::BLOCK_NAMES, distilbert::BLOCKS, None, 1e-12),
-            Architecture::Bert | Architecture::XlmRoberta => {
+            Architecture::Bert | Architecture::XlmRoberta | Architecture::Electra => {
                 let tt = if cfg.type_vocab_size > 0 {
-                    let t = emb.get(&[cfg.type_vocab_size, h], "token_type_embeddings.weight")?;
-                    Some(t[..h].to_vec())
+                    let t = emb.get(&[cfg.type_vocab_size, e], "token_type_embeddings.weight")?;
+                    Some(t[..e].to_vec())
                 } else {
                     None
                 };
                 (&bert::BLOCK_NAMES, bert::BLOCKS, tt, cfg.layer_norm_eps)
             }
         };
-        let norm = LayerNorm::load(&emb.pp("LayerNorm"), h, eps)?;
+        let norm = LayerNorm::load(&emb.pp("LayerNorm"), e, eps)?;
+        let project = if cfg.arch == Architecture::Electra && electra::has_projection(cfg) {
+            Some(Linear::load(
+                &enc.pp(electra::PROJECTION),
+                e,
+                h,
+                Precision::F32,
+            )?)
+        } else {
+            None
+        };
         // Blocks load side by side: copying, transposing or quantizing them is most of start-up.
         let blocks = (0..cfg.num_layers)
             .into_par_iter()
@@ -90,10 +114,12 @@ impl NativeEncoder {
             pad: cfg.pad_token_id,
             labels: cfg.labels.len(),
             embeddings: Embeddings {
+                width: e,
                 words,
                 positions,
                 token_type,
                 norm,
+                project,
             },
             blocks,
             classifier,
@@ -124,9 +150,7 @@ impl NativeEncoder {
             spans.push((m, w.len()));
             m += w.len();
         }
-        SCRATCH.with_borrow_mut(|(x, logits, scratch)| {
-            self.run(windows, &spans, m, x, logits, scratch)
-        })
+        SCRATCH.with_borrow_mut(|b| self.run(windows, &spans, m, b))
     }
 
     fn run(
@@ -134,13 +158,47 @@ impl NativeEncoder {
         windows: &[&[u32]],
         spans: &[(usize, usize)],
         m: usize,
-        x: &mut Vec<f32>,
-        logits: &mut Vec<f32>,
-        scratch: &mut Scratch,
+        b: &mut Buffers,
     ) -> std::result::Result<Vec<Vec<f32>>, String> {
+        let Buffers {
+            x,
+            emb,
+            logits,
+            scratch,
+        } = b;
         let h = self.hidden;
         x.clear();
         x.resize(m * h, 0.0);
+        match &self.embeddings.project {
+            None => self.embed(windows, spans, x)?,
+            Some(project) => {
+                emb.clear();
+                emb.resize(m * self.embeddings.width, 0.0);
+                self.embed(windows, spans, emb)?;
+                project.forward(emb, m, x);
+            }
+        }
+        for block in &self.blocks {
+            block.forward(x, m, spans, scratch);
+        }
+        logits.clear();
+        logits.resize(m * self.labels, 0.0);
+        self.classifier.forward(x, m, logits);
+        Ok(spans
+            .iter()
+            .map(|&(start, len)| logits[start * self.labels..(start + len) * self.labels].to_vec())
+            .collect())
+    }
+
+    /// `out` (m × embedding width) ← LayerNorm(word + position + token type) of every token.
+    fn embed(
+        &self,
+        windows: &[&[u32]],
+        spans: &[(usize, usize)],
+        out: &mut [f32],
+    ) -> std::result::Result<(), String> {
+        let e = &self.embeddings;
+        let width = e.width;
         for (w, &(start, len)) in windows.iter().zip(spans) {
             let positions = match self.arch {
                 Architecture::XlmRoberta => xlm_roberta::position_ids(w, len, self.pad),
@@ -154,10 +212,10 @@ impl NativeEncoder {
                         self.vocab, self.max_positions
                     ));
                 }
-                let row = &mut x[(start + i) * h..(start + i + 1) * h];
-                let e = &self.embeddings;
+                let row = &mut out[(start + i) * width..(start + i + 1) * width];
                 e.words.copy_row(id, row);
-                for (a, b) in row.iter_mut().zip(&e.positions[pos * h..(pos + 1) * h]) {
+                let position = &e.positions[pos * width..(pos + 1) * width];
+                for (a, b) in row.iter_mut().zip(position) {
                     *a += b;
                 }
                 if let Some(tt) = &e.token_type {
@@ -167,16 +225,7 @@ impl NativeEncoder {
                 }
             }
         }
-        self.embeddings.norm.forward(x);
-        for block in &self.blocks {
-            block.forward(x, m, spans, scratch);
-        }
-        logits.clear();
-        logits.resize(m * self.labels, 0.0);
-        self.classifier.forward(x, m, logits);
-        Ok(spans
-            .iter()
-            .map(|&(start, len)| logits[start * self.labels..(start + len) * self.labels].to_vec())
-            .collect())
+        e.norm.forward(out);
+        Ok(())
     }
 }

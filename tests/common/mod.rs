@@ -24,6 +24,7 @@ pub const FIXTURE_MODELS: &[&str] = &[
     "tiny-roberta-bpe-untrimmed",
     "tiny-roberta-files",
     "tiny-xlmr-spm",
+    "tiny-electra",
 ];
 
 pub fn fixture_model(name: &str) -> PathBuf {
