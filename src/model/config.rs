@@ -13,10 +13,18 @@ pub enum Architecture {
     Bert,
     DistilBert,
     XlmRoberta,
+    /// DeBERTa-v2 and v3: relative (disentangled) attention, see [`super::deberta_v2`].
+    DebertaV2,
 }
 
-pub const SUPPORTED_MODEL_TYPES: &[&str] =
-    &["bert", "distilbert", "xlm-roberta", "roberta", "camembert"];
+pub const SUPPORTED_MODEL_TYPES: &[&str] = &[
+    "bert",
+    "distilbert",
+    "xlm-roberta",
+    "roberta",
+    "camembert",
+    "deberta-v2",
+];
 
 impl Architecture {
     fn from_model_type(t: &str) -> Option<Self> {
@@ -24,6 +32,7 @@ impl Architecture {
             "bert" => Some(Self::Bert),
             "distilbert" => Some(Self::DistilBert),
             "xlm-roberta" | "roberta" | "camembert" => Some(Self::XlmRoberta),
+            "deberta-v2" => Some(Self::DebertaV2),
             _ => None,
         }
     }
@@ -34,6 +43,7 @@ impl Architecture {
             Self::Bert => "bert",
             Self::DistilBert => "distilbert",
             Self::XlmRoberta => "roberta",
+            Self::DebertaV2 => "deberta",
         }
     }
 }
@@ -54,6 +64,8 @@ pub struct ModelConfig {
     pub hidden_act: String,
     /// Labels in id order (`id2label`).
     pub labels: Vec<String>,
+    /// The DeBERTa-v2 options; `None` for the other families.
+    pub deberta: Option<super::deberta_v2::Options>,
 }
 
 impl ModelConfig {
@@ -113,6 +125,7 @@ impl ModelConfig {
                 "hidden size {hidden} is not a multiple of {heads} attention heads"
             ));
         }
+        let deberta = arch == Architecture::DebertaV2;
         let default_pad = if arch == Architecture::XlmRoberta {
             1
         } else {
@@ -124,6 +137,16 @@ impl ModelConfig {
             .and_then(Value::as_str)
             .unwrap_or("gelu")
             .to_string();
+        let max_positions = int(&["max_position_embeddings"], Some(512))?;
+        let deberta_opts = if deberta {
+            Some(super::deberta_v2::Options::from_json(
+                v,
+                max_positions,
+                hidden,
+            )?)
+        } else {
+            None
+        };
         Ok(Self {
             arch,
             vocab_size: int(&["vocab_size"], None)?,
@@ -131,19 +154,20 @@ impl ModelConfig {
             num_layers: layers,
             num_heads: heads,
             intermediate_size: inter,
-            max_position_embeddings: int(&["max_position_embeddings"], Some(512))?,
+            max_position_embeddings: max_positions,
             type_vocab_size: if distil {
                 0
             } else {
-                int(&["type_vocab_size"], Some(2))?
+                int(&["type_vocab_size"], Some(if deberta { 0 } else { 2 }))?
             },
             layer_norm_eps: v
                 .get("layer_norm_eps")
                 .and_then(Value::as_f64)
-                .unwrap_or(1e-12),
+                .unwrap_or(if deberta { 1e-7 } else { 1e-12 }),
             pad_token_id: int(&["pad_token_id"], Some(default_pad))? as u32,
             hidden_act,
             labels: parse_id2label(v)?,
+            deberta: deberta_opts,
         })
     }
 
@@ -154,6 +178,8 @@ impl ModelConfig {
             Architecture::XlmRoberta => self
                 .max_position_embeddings
                 .saturating_sub(self.pad_token_id as usize + 1),
+            // DeBERTa's relative positions are clamped or bucketed, so it could run longer, but
+            // it is held to `max_position_embeddings`, the length it was trained for.
             _ => self.max_position_embeddings,
         }
     }

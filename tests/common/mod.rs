@@ -22,6 +22,7 @@ pub const FIXTURE_MODELS: &[&str] = &[
     "tiny-roberta-bpe",
     "tiny-roberta-bpe-prefix",
     "tiny-roberta-bpe-untrimmed",
+    "tiny-deberta-v3",
 ];
 
 pub fn fixture_model(name: &str) -> PathBuf {

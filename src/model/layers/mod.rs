@@ -5,6 +5,7 @@
 pub mod attention;
 pub mod block;
 pub mod candle;
+pub mod disentangled;
 pub mod linear;
 pub mod norm;
 
@@ -28,6 +29,8 @@ pub struct BlockConfig {
     pub intermediate: usize,
     pub eps: f64,
     pub act: Activation,
+    /// DeBERTa's attention (relative-position terms, its own scale); `None`: plain attention.
+    pub disentangled: Option<disentangled::Disentangled>,
 }
 
 impl BlockConfig {
@@ -41,6 +44,7 @@ impl BlockConfig {
             intermediate: cfg.intermediate_size,
             eps: cfg.layer_norm_eps,
             act,
+            disentangled: cfg.deberta.as_ref().map(|o| o.disentangled()),
         })
     }
 }
