@@ -13,7 +13,7 @@ use candle_nn::{Embedding, LayerNorm, VarBuilder};
 use serde_json::Value;
 
 use super::layers::candle::layer_norm;
-use super::layers::disentangled::{Disentangled, Relative};
+use super::layers::relative::{Disentangled, Relative};
 use super::layers::BlockNames;
 use super::ModelConfig;
 
@@ -247,4 +247,62 @@ pub fn native_rel_embeddings(
         norm.forward(&mut rel);
     }
     Ok(Some(rel))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cfg(extra: Value) -> std::result::Result<ModelConfig, String> {
+        let mut v = json!({"model_type": "deberta-v2", "vocab_size": 10, "hidden_size": 8,
+                           "num_attention_heads": 2, "id2label": {"0": "O"}});
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        ModelConfig::from_json(&v)
+    }
+
+    #[test]
+    fn v3_config_resolves_as_transformers_does() {
+        let c = cfg(json!({"relative_attention": true, "position_buckets": 256, "max_relative_positions": -1,
+                           "pos_att_type": "p2c|c2p", "norm_rel_ebd": "layer_norm", "share_att_key": true,
+                           "position_biased_input": false, "max_position_embeddings": 512}))
+        .unwrap();
+        assert_eq!(
+            (c.layer_norm_eps, c.type_vocab_size, c.pad_token_id),
+            (1e-7, 0, 0)
+        );
+        let o = c.deberta.unwrap();
+        assert_eq!(o.max_relative_positions, 512);
+        assert_eq!(o.att_span(), 256);
+        assert!(o.c2p && o.p2c && o.norm_rel_ebd && !o.position_biased_input);
+        let d = o.disentangled();
+        assert_eq!(d.scale_factor, 3);
+        assert_eq!(d.relative.unwrap().max_position, 512);
+        // DebertaV2Config's own defaults: no relative attention, absolute positions.
+        let o = cfg(json!({})).unwrap().deberta.unwrap();
+        assert!(!o.relative_attention && o.position_biased_input && !o.c2p && !o.p2c);
+        assert_eq!(
+            o.disentangled(),
+            Disentangled {
+                scale_factor: 1,
+                relative: None
+            }
+        );
+    }
+
+    #[test]
+    fn what_is_not_built_is_refused_in_one_line() {
+        for (extra, want) in [
+            (json!({"conv_kernel_size": 3}), "conv layer"),
+            (json!({"embedding_size": 4}), "embed_proj"),
+            (json!({"pos_att_type": ["c2p", "p2p"]}), "\"p2p\""),
+            (json!({"relative_attention": "yes"}), "not a boolean"),
+        ] {
+            let e = cfg(extra).unwrap_err();
+            assert!(e.contains(want) && !e.contains('\n'), "{e}");
+        }
+        assert!(cfg(json!({"conv_kernel_size": 0})).is_ok());
+    }
 }

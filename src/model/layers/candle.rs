@@ -10,7 +10,7 @@
 use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::{LayerNorm, Linear, VarBuilder};
 
-use super::disentangled::Relative;
+use super::relative::Relative;
 use super::{Activation, BlockConfig, BlockNames};
 
 fn activate(act: Activation, x: &Tensor) -> Result<Tensor> {

@@ -8,6 +8,7 @@ pub mod candle;
 pub mod disentangled;
 pub mod linear;
 pub mod norm;
+pub mod relative;
 
 /// Weight names of one encoder block, relative to the block's prefix.
 pub struct BlockNames {
@@ -30,7 +31,7 @@ pub struct BlockConfig {
     pub eps: f64,
     pub act: Activation,
     /// DeBERTa's attention (relative-position terms, its own scale); `None`: plain attention.
-    pub disentangled: Option<disentangled::Disentangled>,
+    pub disentangled: Option<relative::Disentangled>,
 }
 
 impl BlockConfig {
