@@ -65,7 +65,7 @@ fn missing_weights() {
 fn missing_tokenizer() {
     model_error(
         |d| std::fs::remove_file(d.join("tokenizer.json")).unwrap(),
-        &["no tokenizer", "tokenizer.json or vocab.txt"],
+        &["no tokenizer", "tokenizer.json, vocab.txt, vocab.json + merges.txt, sentencepiece.bpe.model or spm.model"],
     );
 }
 

@@ -7,12 +7,13 @@ use candle_nn::{Linear, VarBuilder};
 use super::config::{Architecture, ModelConfig};
 use super::layers::candle::{self as layers, EncoderBlock};
 use super::layers::BlockConfig;
-use super::{bert, distilbert, electra, xlm_roberta};
+use super::{bert, deberta_v2, distilbert, electra, xlm_roberta};
 
 enum Embeddings {
     Bert(bert::BertEmbeddings),
     DistilBert(distilbert::DistilBertEmbeddings),
     Electra(electra::ElectraEmbeddings),
+    DebertaV2(deberta_v2::DebertaEmbeddings),
 }
 
 /// The classifier as candle tensors: what runs on CUDA, and the reference for the native backend.
@@ -35,7 +36,24 @@ impl CandleEncoder {
             Some(prefix) => vb.pp(prefix),
             None => vb.clone(),
         };
+        let mut rel_emb = None;
         let (embeddings, names, blocks_at) = match cfg.arch {
+            Architecture::DebertaV2 => {
+                let opts = cfg
+                    .deberta
+                    .as_ref()
+                    .ok_or_else(|| candle_core::Error::Msg("no DeBERTa options".into()))?;
+                rel_emb = deberta_v2::rel_embeddings(&enc, &cfg, opts)?;
+                (
+                    Embeddings::DebertaV2(deberta_v2::DebertaEmbeddings::load(
+                        enc.pp("embeddings"),
+                        &cfg,
+                        opts,
+                    )?),
+                    &deberta_v2::BLOCK_NAMES,
+                    deberta_v2::BLOCKS,
+                )
+            }
             Architecture::DistilBert => (
                 Embeddings::DistilBert(distilbert::DistilBertEmbeddings::load(
                     enc.pp("embeddings"),
@@ -56,7 +74,10 @@ impl CandleEncoder {
             ),
         };
         let blocks = (0..cfg.num_layers)
-            .map(|i| EncoderBlock::load(enc.pp(format!("{blocks_at}.{i}")), names, &block_cfg))
+            .map(|i| {
+                let vb = enc.pp(format!("{blocks_at}.{i}"));
+                EncoderBlock::load_relative(vb, names, &block_cfg, rel_emb.as_ref())
+            })
             .collect::<candle_core::Result<Vec<_>>>()?;
         let classifier = layers::linear(vb.pp("classifier"), cfg.hidden_size, cfg.labels.len())
             .map_err(|e| {
@@ -86,6 +107,7 @@ impl CandleEncoder {
             Embeddings::Bert(e) => e.forward(ids, positions)?,
             Embeddings::DistilBert(e) => e.forward(ids, positions)?,
             Embeddings::Electra(e) => e.forward(ids, positions)?,
+            Embeddings::DebertaV2(e) => e.forward(ids, positions)?,
         };
         let hidden = layers::encode(&self.blocks, x, mask)?;
         self.classifier.forward(&hidden)?.to_dtype(DType::F32)

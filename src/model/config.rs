@@ -15,6 +15,8 @@ pub enum Architecture {
     XlmRoberta,
     /// BERT's encoder behind embeddings of width `embedding_size`, projected to `hidden_size`.
     Electra,
+    /// DeBERTa-v2 and v3: relative (disentangled) attention, see [`super::deberta_v2`].
+    DebertaV2,
 }
 
 pub const SUPPORTED_MODEL_TYPES: &[&str] = &[
@@ -24,6 +26,7 @@ pub const SUPPORTED_MODEL_TYPES: &[&str] = &[
     "roberta",
     "camembert",
     "electra",
+    "deberta-v2",
 ];
 
 impl Architecture {
@@ -33,6 +36,7 @@ impl Architecture {
             "distilbert" => Some(Self::DistilBert),
             "xlm-roberta" | "roberta" | "camembert" => Some(Self::XlmRoberta),
             "electra" => Some(Self::Electra),
+            "deberta-v2" => Some(Self::DebertaV2),
             _ => None,
         }
     }
@@ -44,6 +48,7 @@ impl Architecture {
             Self::DistilBert => "distilbert",
             Self::XlmRoberta => "roberta",
             Self::Electra => "electra",
+            Self::DebertaV2 => "deberta",
         }
     }
 }
@@ -67,6 +72,8 @@ pub struct ModelConfig {
     pub hidden_act: String,
     /// Labels in id order (`id2label`).
     pub labels: Vec<String>,
+    /// The DeBERTa-v2 options; `None` for the other families.
+    pub deberta: Option<super::deberta_v2::Options>,
 }
 
 impl ModelConfig {
@@ -126,6 +133,7 @@ impl ModelConfig {
                 "hidden size {hidden} is not a multiple of {heads} attention heads"
             ));
         }
+        let deberta = arch == Architecture::DebertaV2;
         let default_pad = if arch == Architecture::XlmRoberta {
             1
         } else {
@@ -143,6 +151,16 @@ impl ModelConfig {
             .and_then(Value::as_str)
             .unwrap_or("gelu")
             .to_string();
+        let max_positions = int(&["max_position_embeddings"], Some(512))?;
+        let deberta_opts = if deberta {
+            Some(super::deberta_v2::Options::from_json(
+                v,
+                max_positions,
+                hidden,
+            )?)
+        } else {
+            None
+        };
         Ok(Self {
             arch,
             vocab_size: int(&["vocab_size"], None)?,
@@ -151,19 +169,20 @@ impl ModelConfig {
             num_layers: layers,
             num_heads: heads,
             intermediate_size: inter,
-            max_position_embeddings: int(&["max_position_embeddings"], Some(512))?,
+            max_position_embeddings: max_positions,
             type_vocab_size: if distil {
                 0
             } else {
-                int(&["type_vocab_size"], Some(2))?
+                int(&["type_vocab_size"], Some(if deberta { 0 } else { 2 }))?
             },
             layer_norm_eps: v
                 .get("layer_norm_eps")
                 .and_then(Value::as_f64)
-                .unwrap_or(1e-12),
+                .unwrap_or(if deberta { 1e-7 } else { 1e-12 }),
             pad_token_id: int(&["pad_token_id"], Some(default_pad))? as u32,
             hidden_act,
             labels: parse_id2label(v)?,
+            deberta: deberta_opts,
         })
     }
 
@@ -174,6 +193,8 @@ impl ModelConfig {
             Architecture::XlmRoberta => self
                 .max_position_embeddings
                 .saturating_sub(self.pad_token_id as usize + 1),
+            // DeBERTa's relative positions are clamped or bucketed, so it could run longer, but
+            // it is held to `max_position_embeddings`, the length it was trained for.
             _ => self.max_position_embeddings,
         }
     }

@@ -9,6 +9,7 @@ pub mod bert;
 pub mod bundled;
 pub mod candle_backend;
 pub mod config;
+pub mod deberta_v2;
 pub mod distilbert;
 pub mod electra;
 pub mod kernels;

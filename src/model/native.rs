@@ -14,7 +14,7 @@ use super::layers::linear::{Linear, Precision};
 use super::layers::norm::LayerNorm;
 use super::layers::{BlockConfig, BlockNames};
 use super::store::{Store, Table, Weights};
-use super::{bert, distilbert, electra, xlm_roberta};
+use super::{bert, deberta_v2, distilbert, electra, xlm_roberta};
 
 thread_local! {
     /// Activations and scratch of the forward passes on this thread, kept between batches so
@@ -38,6 +38,7 @@ struct Embeddings {
     width: usize,
     /// In place in the weight file's memory map where possible: only the gathered rows are read.
     words: Table,
+    /// Empty when the model has no absolute positions (DeBERTa without `position_biased_input`).
     positions: Vec<f32>,
     token_type: Option<Vec<f32>>,
     norm: LayerNorm,
@@ -67,21 +68,37 @@ impl NativeEncoder {
         };
         let emb = enc.pp("embeddings");
         let words = emb.table(cfg.vocab_size, e, "word_embeddings.weight")?;
-        let positions = emb.get(
-            &[cfg.max_position_embeddings, e],
-            "position_embeddings.weight",
-        )?;
+        let deberta = cfg.deberta.as_ref();
+        let positions = if deberta.is_some_and(|o| !o.position_biased_input) {
+            Vec::new()
+        } else {
+            emb.get(
+                &[cfg.max_position_embeddings, e],
+                "position_embeddings.weight",
+            )?
+        };
         let (names, blocks_at, token_type, eps): (&BlockNames, _, _, _) = match cfg.arch {
             Architecture::DistilBert => (&distilbert::BLOCK_NAMES, distilbert::BLOCKS, None, 1e-12),
-            Architecture::Bert | Architecture::XlmRoberta | Architecture::Electra => {
+            Architecture::Bert
+            | Architecture::XlmRoberta
+            | Architecture::Electra
+            | Architecture::DebertaV2 => {
                 let tt = if cfg.type_vocab_size > 0 {
                     let t = emb.get(&[cfg.type_vocab_size, e], "token_type_embeddings.weight")?;
                     Some(t[..e].to_vec())
                 } else {
                     None
                 };
-                (&bert::BLOCK_NAMES, bert::BLOCKS, tt, cfg.layer_norm_eps)
+                let names = match cfg.arch {
+                    Architecture::DebertaV2 => &deberta_v2::BLOCK_NAMES,
+                    _ => &bert::BLOCK_NAMES,
+                };
+                (names, bert::BLOCKS, tt, cfg.layer_norm_eps)
             }
+        };
+        let rel_emb = match deberta {
+            Some(o) => deberta_v2::native_rel_embeddings(&enc, cfg, o)?,
+            None => None,
         };
         let norm = LayerNorm::load(&emb.pp("LayerNorm"), e, eps)?;
         let project = if cfg.arch == Architecture::Electra && electra::has_projection(cfg) {
@@ -97,7 +114,20 @@ impl NativeEncoder {
         // Blocks load side by side: copying, transposing or quantizing them is most of start-up.
         let blocks = (0..cfg.num_layers)
             .into_par_iter()
-            .map(|i| EncoderBlock::load(&enc.pp(format!("{blocks_at}.{i}")), names, &block_cfg, p))
+            .map(|i| {
+                let w = enc.pp(format!("{blocks_at}.{i}"));
+                match deberta {
+                    Some(_) => EncoderBlock::load_disentangled(
+                        &w,
+                        names,
+                        &block_cfg,
+                        p,
+                        rel_emb.as_deref(),
+                        cfg.max_tokens(),
+                    ),
+                    None => EncoderBlock::load(&w, names, &block_cfg, p),
+                }
+            })
             .collect::<Result<Vec<_>, String>>()?;
         let classifier = Linear::load(&root.pp("classifier"), h, cfg.labels.len(), Precision::F32)
             .map_err(|e| {
@@ -214,9 +244,11 @@ impl NativeEncoder {
                 }
                 let row = &mut out[(start + i) * width..(start + i + 1) * width];
                 e.words.copy_row(id, row);
-                let position = &e.positions[pos * width..(pos + 1) * width];
-                for (a, b) in row.iter_mut().zip(position) {
-                    *a += b;
+                if !e.positions.is_empty() {
+                    let position = &e.positions[pos * width..(pos + 1) * width];
+                    for (a, b) in row.iter_mut().zip(position) {
+                        *a += b;
+                    }
                 }
                 if let Some(tt) = &e.token_type {
                     for (a, b) in row.iter_mut().zip(tt) {

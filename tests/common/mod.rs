@@ -25,6 +25,7 @@ pub const FIXTURE_MODELS: &[&str] = &[
     "tiny-roberta-files",
     "tiny-xlmr-spm",
     "tiny-electra",
+    "tiny-deberta-v3",
 ];
 
 pub fn fixture_model(name: &str) -> PathBuf {

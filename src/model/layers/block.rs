@@ -7,6 +7,7 @@
 
 use super::super::store::Weights;
 use super::attention::SelfAttention;
+use super::disentangled::DisentangledAttention;
 use super::linear::{Linear, Precision};
 use super::norm::LayerNorm;
 use super::{Activation, BlockConfig, BlockNames};
@@ -19,10 +20,17 @@ pub struct Scratch {
     ctx: Vec<f32>,
     mid: Vec<f32>,
     ffn: Vec<f32>,
+    rel: Vec<f32>,
+}
+
+enum Attention {
+    Plain(SelfAttention),
+    /// DeBERTa-v2.
+    Disentangled(DisentangledAttention),
 }
 
 pub struct EncoderBlock {
-    attention: SelfAttention,
+    attention: Attention,
     attn_out: Linear,
     attn_norm: LayerNorm,
     ffn_in: Linear,
@@ -39,9 +47,34 @@ impl EncoderBlock {
         cfg: &BlockConfig,
         p: Precision,
     ) -> Result<Self, String> {
+        let attention = Attention::Plain(SelfAttention::load(w, names, cfg, p)?);
+        Self::with_attention(attention, w, names, cfg, p)
+    }
+
+    /// A DeBERTa-v2 block: `rel_emb` are the (normalized) relative embeddings when the config
+    /// has relative attention, `max_len` the longest window expected (longer ones still work).
+    pub fn load_disentangled(
+        w: &Weights,
+        names: &BlockNames,
+        cfg: &BlockConfig,
+        p: Precision,
+        rel_emb: Option<&[f32]>,
+        max_len: usize,
+    ) -> Result<Self, String> {
+        let a = DisentangledAttention::load(w, names, cfg, p, rel_emb, max_len)?;
+        Self::with_attention(Attention::Disentangled(a), w, names, cfg, p)
+    }
+
+    fn with_attention(
+        attention: Attention,
+        w: &Weights,
+        names: &BlockNames,
+        cfg: &BlockConfig,
+        p: Precision,
+    ) -> Result<Self, String> {
         let h = cfg.hidden;
         Ok(Self {
-            attention: SelfAttention::load(w, names, cfg, p)?,
+            attention,
             attn_out: Linear::load(&w.pp(names.attn_out), h, h, p)?,
             attn_norm: LayerNorm::load(&w.pp(names.attn_norm), h, cfg.eps)?,
             ffn_in: Linear::load(&w.pp(names.ffn_in), h, cfg.intermediate, p)?,
@@ -56,8 +89,18 @@ impl EncoderBlock {
     pub fn forward(&self, x: &mut [f32], m: usize, spans: &[(usize, usize)], s: &mut Scratch) {
         let h = self.hidden;
         s.ctx.resize(m * h, 0.0);
-        self.attention
-            .forward(x, m, spans, &mut s.qkv, &mut s.scores, &mut s.ctx);
+        match &self.attention {
+            Attention::Plain(a) => a.forward(x, m, spans, &mut s.qkv, &mut s.scores, &mut s.ctx),
+            Attention::Disentangled(a) => a.forward(
+                x,
+                m,
+                spans,
+                &mut s.qkv,
+                &mut s.scores,
+                &mut s.rel,
+                &mut s.ctx,
+            ),
+        }
         s.mid.resize(m * h, 0.0);
         self.attn_out.forward(&s.ctx, m, &mut s.mid);
         self.attn_norm.forward_residual(&mut s.mid, x);

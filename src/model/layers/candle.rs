@@ -3,11 +3,14 @@
 //!
 //! Mirrors `BertLayer` (transformers/models/bert/modeling_bert.py) and `TransformerBlock`
 //! (transformers/models/distilbert/modeling_distilbert.py): the two differ only in weight names.
+//! DeBERTa-v2's `DisentangledSelfAttention` adds its relative-position terms to the scores here
+//! too (see `layers::disentangled` for what they are).
 //! <https://github.com/huggingface/transformers/blob/main/src/transformers/models/bert/modeling_bert.py>
 
 use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::{LayerNorm, Linear, VarBuilder};
 
+use super::relative::Relative;
 use super::{Activation, BlockConfig, BlockNames};
 
 fn activate(act: Activation, x: &Tensor) -> Result<Tensor> {
@@ -71,13 +74,73 @@ struct SelfAttention {
     qkv: Linear,
     heads: usize,
     head_dim: usize,
+    /// `1/√d`, or DeBERTa's `1/√(d · scale_factor)`.
+    scale: f64,
+    rel: Option<RelTerms>,
+}
+
+/// DeBERTa's relative terms: the positional keys and queries, `(heads, d, 2·span)` each.
+struct RelTerms {
+    cfg: Relative,
+    pos_key: Option<Tensor>,
+    pos_query: Option<Tensor>,
+}
+
+/// What every block of one forward pass shares: the padding bias, and DeBERTa's (c2p, p2c)
+/// relative index tables `(seq, seq)` (see `Relative::tables`).
+pub struct Context {
+    bias: Tensor,
+    rel_index: Option<(Tensor, Tensor)>,
+}
+
+/// `(rows, 2·span, hidden)` of `lin(rel)` as `(heads, d, 2·span)`.
+fn positional(lin: &Linear, rel: &Tensor, heads: usize) -> Result<Tensor> {
+    let (rows, hidden) = rel.dims2()?;
+    lin.forward(rel)?
+        .reshape((rows, heads, hidden / heads))?
+        .permute((1, 2, 0))?
+        .contiguous()
 }
 
 impl SelfAttention {
-    fn load(vb: &VarBuilder, names: &BlockNames, cfg: &BlockConfig) -> Result<Self> {
+    fn load(
+        vb: &VarBuilder,
+        names: &BlockNames,
+        cfg: &BlockConfig,
+        rel_emb: Option<&Tensor>,
+    ) -> Result<Self> {
         let q = linear(vb.pp(names.query), cfg.hidden, cfg.hidden)?;
         let k = linear(vb.pp(names.key), cfg.hidden, cfg.hidden)?;
         let v = linear(vb.pp(names.value), cfg.hidden, cfg.hidden)?;
+        let head_dim = cfg.hidden / cfg.heads;
+        let d = cfg.disentangled.as_ref();
+        let scale = 1.0 / ((head_dim * d.map_or(1, |d| d.scale_factor)) as f64).sqrt();
+        let rel = match (d.and_then(|d| d.relative.as_ref()), rel_emb) {
+            (Some(r), Some(emb)) => {
+                let (pk, pq) = if r.share_att_key {
+                    (k.clone(), q.clone())
+                } else {
+                    let at = vb.pp(names.query.rsplit_once('.').map_or("", |(a, _)| a));
+                    let load =
+                        |n: &str, on: bool| on.then(|| linear(at.pp(n), cfg.hidden, cfg.hidden));
+                    let (pk, pq) = (
+                        load("pos_key_proj", r.c2p).transpose()?,
+                        load("pos_query_proj", r.p2c).transpose()?,
+                    );
+                    (
+                        pk.unwrap_or_else(|| k.clone()),
+                        pq.unwrap_or_else(|| q.clone()),
+                    )
+                };
+                Some(RelTerms {
+                    cfg: r.clone(),
+                    pos_key: r.c2p.then(|| positional(&pk, emb, cfg.heads)).transpose()?,
+                    pos_query: r.p2c.then(|| positional(&pq, emb, cfg.heads)).transpose()?,
+                })
+            }
+            (Some(_), None) => candle_core::bail!("relative attention without rel_embeddings"),
+            _ => None,
+        };
         let w = Tensor::cat(&[q.weight(), k.weight(), v.weight()], 0)?;
         let b = Tensor::cat(
             &[q.bias().unwrap(), k.bias().unwrap(), v.bias().unwrap()],
@@ -86,11 +149,13 @@ impl SelfAttention {
         Ok(Self {
             qkv: Linear::new(w, Some(b)),
             heads: cfg.heads,
-            head_dim: cfg.hidden / cfg.heads,
+            head_dim,
+            scale,
+            rel,
         })
     }
 
-    fn forward(&self, x: &Tensor, bias: &Tensor) -> Result<Tensor> {
+    fn forward(&self, x: &Tensor, ctx: &Context) -> Result<Tensor> {
         let (b, t, _) = x.dims3()?;
         let qkv = self
             .qkv
@@ -99,11 +164,25 @@ impl SelfAttention {
             .permute((2, 0, 3, 1, 4))?;
         // Scaling q before the product (as `transformers`' SDPA path does) keeps half-precision
         // scores small.
-        let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let q = (qkv.get(0)? * scale)?.contiguous()?;
+        let q = (qkv.get(0)? * self.scale)?.contiguous()?;
         let k = qkv.get(1)?.contiguous()?;
         let v = qkv.get(2)?.contiguous()?;
-        let scores = q.matmul(&k.t()?)?.broadcast_add(bias)?;
+        let mut scores = q.matmul(&k.t()?)?;
+        if let (Some(r), Some((c2p, p2c))) = (&self.rel, &ctx.rel_index) {
+            let shape = scores.dims4()?;
+            if let Some(pk) = &r.pos_key {
+                // c2p[i][j] = q_i · pos_key[c2p_pos[i][j]]
+                let att = q.broadcast_matmul(pk)?;
+                scores = (scores + att.gather(&c2p.broadcast_as(shape)?.contiguous()?, 3)?)?;
+            }
+            if let Some(pq) = &r.pos_query {
+                // p2c[i][j] = k_j · pos_query[p2c_pos[j][i]]
+                let att = (&k * self.scale)?.broadcast_matmul(pq)?;
+                let g = att.gather(&p2c.broadcast_as(shape)?.contiguous()?, 3)?;
+                scores = (scores + g.transpose(2, 3)?)?;
+            }
+        }
+        let scores = scores.broadcast_add(&ctx.bias)?;
         let probs = softmax_f32_acc(&scores)?;
         probs
             .matmul(&v)?
@@ -125,8 +204,18 @@ pub struct EncoderBlock {
 
 impl EncoderBlock {
     pub fn load(vb: VarBuilder, names: &BlockNames, cfg: &BlockConfig) -> Result<Self> {
+        Self::load_relative(vb, names, cfg, None)
+    }
+
+    /// With DeBERTa's relative embeddings (`2·span × hidden`, normalized as the config says).
+    pub fn load_relative(
+        vb: VarBuilder,
+        names: &BlockNames,
+        cfg: &BlockConfig,
+        rel_emb: Option<&Tensor>,
+    ) -> Result<Self> {
         Ok(Self {
-            attention: SelfAttention::load(&vb, names, cfg)?,
+            attention: SelfAttention::load(&vb, names, cfg, rel_emb)?,
             attn_out: linear(vb.pp(names.attn_out), cfg.hidden, cfg.hidden)?,
             attn_norm: layer_norm(vb.pp(names.attn_norm), cfg.hidden, cfg.eps)?,
             ffn_in: linear(vb.pp(names.ffn_in), cfg.hidden, cfg.intermediate)?,
@@ -136,8 +225,8 @@ impl EncoderBlock {
         })
     }
 
-    pub fn forward(&self, x: &Tensor, bias: &Tensor) -> Result<Tensor> {
-        let attn = self.attention.forward(x, bias)?;
+    pub fn forward(&self, x: &Tensor, ctx: &Context) -> Result<Tensor> {
+        let attn = self.attention.forward(x, ctx)?;
         let h = self
             .attn_norm
             .forward(&(self.attn_out.forward(&attn)? + x)?)?;
@@ -151,8 +240,22 @@ impl EncoderBlock {
 /// Runs the blocks in order.
 pub fn encode(blocks: &[EncoderBlock], mut x: Tensor, mask: &Tensor) -> Result<Tensor> {
     let bias = attention_bias(mask, x.dtype())?;
+    let rel = blocks.first().and_then(|b| b.attention.rel.as_ref());
+    let rel_index = match rel {
+        Some(r) => {
+            let t = mask.dim(1)?;
+            let (c2p, p2c) = r.cfg.tables(t);
+            let dev = mask.device();
+            Some((
+                Tensor::from_vec(c2p, (t, t), dev)?,
+                Tensor::from_vec(p2c, (t, t), dev)?,
+            ))
+        }
+        None => None,
+    };
+    let ctx = Context { bias, rel_index };
     for block in blocks {
-        x = block.forward(&x, &bias)?;
+        x = block.forward(&x, &ctx)?;
     }
     Ok(x)
 }

@@ -5,8 +5,10 @@
 pub mod attention;
 pub mod block;
 pub mod candle;
+pub mod disentangled;
 pub mod linear;
 pub mod norm;
+pub mod relative;
 
 /// Weight names of one encoder block, relative to the block's prefix.
 pub struct BlockNames {
@@ -28,6 +30,8 @@ pub struct BlockConfig {
     pub intermediate: usize,
     pub eps: f64,
     pub act: Activation,
+    /// DeBERTa's attention (relative-position terms, its own scale); `None`: plain attention.
+    pub disentangled: Option<relative::Disentangled>,
 }
 
 impl BlockConfig {
@@ -41,6 +45,7 @@ impl BlockConfig {
             intermediate: cfg.intermediate_size,
             eps: cfg.layer_norm_eps,
             act,
+            disentangled: cfg.deberta.as_ref().map(|o| o.disentangled()),
         })
     }
 }
