@@ -1,7 +1,7 @@
 """ner-tag against the transformers pipeline (and ONNX Runtime), same machine, same run, same inputs.
 
 Run through scripts/bench.sh, which builds the release binary and the reference venv first.
-usage: bench.py BINARY SHARED WORKDIR [--runs N] [--base-lines N] [--quick]
+usage: bench.py BINARY SHARED WORKDIR [--runs N] [--base-lines N] [--quick] [--avx2-binary CAPPED]
 
 Per model x corpus it alternates ner-tag f32, ner-tag --quantize int8 and the pipeline, RUNS times,
 and prints medians: lines/s, tokens/s, ratio to the pipeline, achieved GFLOP/s next to a 2-thread
@@ -9,7 +9,11 @@ f32 matmul ceiling measured here, peak RSS, one-line latency; then word-level F1
 (`ner-tag eval`) next to ONNX Runtime's fp32/int8 (../shared/tools/ort_anchor.py).
 Base-sized checkpoints (random weights, built with transformers on demand, not committed) show the
 speed on the shapes users run: DistilBERT-base (768 hidden, 6 layers, f32) and an XLM-R-base shape
-(12 layers, 250,002-row embeddings, stored f16)."""
+(12 layers, 250,002-row embeddings, stored f16).
+With --avx2-binary (a build without gemm's AVX-512 kernels: `--no-default-features --features
+bundled-model`) it adds the forced-AVX2 rows: that binary under NER_TAG_SIMD=avx2 computes as on an
+AVX2-only CPU (gemm's f32 kernels and ours at AVX2, int8 through vpmaddubsw), f32 against int8,
+and int8's F1 there."""
 import argparse, json, os, re, shutil, statistics, subprocess, sys, time
 
 ap = argparse.ArgumentParser()
@@ -17,6 +21,7 @@ ap.add_argument("binary"); ap.add_argument("shared"); ap.add_argument("work")
 ap.add_argument("--runs", type=int, default=3)
 ap.add_argument("--base-lines", type=int, default=500)
 ap.add_argument("--quick", action="store_true", help="small model only, no ONNX Runtime")
+ap.add_argument("--avx2-binary", help="a build without gemm's x86-v4: adds the forced-AVX2 rows")
 args = ap.parse_args()
 os.makedirs(args.work, exist_ok=True)
 THREADS = 2
@@ -109,8 +114,8 @@ def run_child(cmd):
     return dt, (int(last) / 1024 if last.isdigit() else None)
 
 
-def ner_tag(model, path, extra=()):
-    return run_child([args.binary, "-m", model, "-a", "simple", "-j", str(THREADS), *extra, path])
+def ner_tag(model, path, extra=(), binary=None):
+    return run_child([binary or args.binary, "-m", model, "-a", "simple", "-j", str(THREADS), *extra, path])
 
 
 _pipes = {}
@@ -171,9 +176,9 @@ def matmul_ceiling():
     return best
 
 
-def f1_of(model, extra=()):
-    out = subprocess.run([args.binary, "eval", "-m", model, "--json", *extra,
-                          os.path.join(args.shared, "data/conll2003/valid.txt")], capture_output=True, text=True)
+def f1_of(model, extra=(), binary=None, env=None):
+    out = subprocess.run([binary or args.binary, "eval", "-m", model, "--json", *extra,
+                          os.path.join(args.shared, "data/conll2003/valid.txt")], capture_output=True, text=True, env=env)
     if out.returncode != 0:
         raise SystemExit(f"ner-tag eval failed: {out.stderr}")
     v = json.loads(out.stdout)
@@ -220,6 +225,25 @@ for label, corpus, n, tokens, flops, m, lat, size in rows:
 f1 = f1_of(small); f1q = f1_of(small, ["--quantize", "int8"])
 print(f"\nner-tag eval, CoNLL-2003 valid, bert-minilm: F1 f32 {f1:.4f}, int8 {f1q:.4f} "
       f"({100 * (f1q - f1):+.2f} points)")
+if args.avx2_binary:
+    # As on an AVX2-only CPU: the capped build (gemm at AVX2) with our kernels lowered to AVX2.
+    env = dict(os.environ, NER_TAG_SIMD="avx2")
+    old = os.environ.get("NER_TAG_SIMD")
+    os.environ["NER_TAG_SIMD"] = "avx2"
+    t = {"f32": [], "int8": []}
+    for r in range(args.runs):
+        t["f32"].append(ner_tag(small, paths["valid"], binary=args.avx2_binary)[0])
+        t["int8"].append(ner_tag(small, paths["valid"], ["--quantize", "int8"], binary=args.avx2_binary)[0])
+        log(f"forced AVX2 run {r + 1}: f32 {len(valid) / t['f32'][-1]:.1f} lines/s, int8 {len(valid) / t['int8'][-1]:.1f}")
+    if old is None:
+        del os.environ["NER_TAG_SIMD"]
+    else:
+        os.environ["NER_TAG_SIMD"] = old
+    f32_ls, int8_ls = (len(valid) / statistics.median(t[k]) for k in ("f32", "int8"))
+    f1a = f1_of(small, ["--quantize", "int8"], binary=args.avx2_binary, env=env)
+    print(f"forced AVX2 (gemm without x86-v4, NER_TAG_SIMD=avx2; int8 through vpmaddubsw), bert-minilm, valid: "
+          f"f32 {f32_ls:.1f} lines/s, int8 {int8_ls:.1f} lines/s = **{int8_ls / f32_ls:.2f}x** f32; "
+          f"int8 F1 {f1a:.4f} ({100 * (f1a - f1):+.2f} points vs f32)")
 if not args.quick:
     venv_py = sys.executable
     out = subprocess.run([venv_py, os.path.join(args.shared, "tools/ort_anchor.py"), small, paths["valid"],

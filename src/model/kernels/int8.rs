@@ -1,16 +1,19 @@
 //! Model stage, CPU kernels: int8 matrix product for `--quantize int8` — weights quantized per
 //! output channel once at load, activations per row at every call (dynamic quantization), i32
-//! accumulation with AVX-512 VNNI (`vpdpbusd`) where the CPU has it, a scalar loop elsewhere.
+//! accumulation in the kernel [`super::int8_kernel`] chose: AVX-512 VNNI, AVX-VNNI, AVX2, or the
+//! scalar reference loop here that the others are tested against bit for bit.
 //!
 //! `vpdpbusd` multiplies unsigned by signed bytes, so activations `q ∈ [-127, 127]` are stored
 //! shifted as `q + 128 ∈ [1, 255]` and the shift is taken back out exactly with the weights'
 //! column sums: `Σ (q + 128)·w = Σ q·w + 128·Σ w`. Everything up to the final scaling is integer
 //! arithmetic, so the VNNI and scalar paths agree bit for bit.
 
+use super::Int8Kernel;
+
 /// Output columns per packed panel: four 16-lane registers.
-const NR: usize = 64;
+pub(super) const NR: usize = 64;
 /// Rows per micro-kernel call.
-const MR: usize = 6;
+pub(super) const MR: usize = 6;
 
 /// A weight matrix `(n, k)` quantized to int8, laid out for the kernel.
 pub struct QMatrix {
@@ -87,6 +90,21 @@ impl QMatrix {
 pub struct QRows {
     pub bytes: Vec<u8>,
     pub scale: Vec<f32>,
+    /// For the AVX2 kernel: `q` and `|q|` of every byte (`bytes` − 128, as i8 and u8).
+    signed: Vec<i8>,
+    magnitude: Vec<u8>,
+}
+
+impl QRows {
+    /// Fills `signed` and `magnitude` from `bytes`.
+    fn split_signs(&mut self) {
+        self.signed.clear();
+        self.signed
+            .extend(self.bytes.iter().map(|&b| (b ^ 0x80) as i8));
+        self.magnitude.clear();
+        self.magnitude
+            .extend(self.signed.iter().map(|&q| q.unsigned_abs()));
+    }
 }
 
 /// Quantizes `m` rows of `k` floats, symmetric per row, stored shifted by 128.
@@ -115,15 +133,15 @@ pub enum Post {
 }
 
 /// The per-call parts of one panel's epilogue.
-struct Epilogue<'a> {
+pub(super) struct Epilogue<'a> {
     /// Per-row activation scales of these rows.
-    row_scale: &'a [f32],
+    pub row_scale: &'a [f32],
     /// Per-column shift, scale and bias of this panel's columns.
-    shift: &'a [i32],
-    scale: &'a [f32],
-    bias: &'a [f32],
-    cols: usize,
-    post: Post,
+    pub shift: &'a [i32],
+    pub scale: &'a [f32],
+    pub bias: &'a [f32],
+    pub cols: usize,
+    pub post: Post,
 }
 
 thread_local! {
@@ -131,13 +149,33 @@ thread_local! {
     static ROWS: std::cell::RefCell<QRows> = Default::default();
 }
 
-/// `out (m, n) = post(x (m, k) · wᵀ + bias)`, through int8.
+/// `out (m, n) = post(x (m, k) · wᵀ + bias)`, through int8, on this process's kernel.
 pub fn matmul(x: &[f32], m: usize, w: &QMatrix, bias: &[f32], out: &mut [f32], post: Post) {
+    matmul_on(super::int8_kernel(), x, m, w, bias, out, post)
+}
+
+/// [`matmul`] on a given kernel, which must run on this CPU ([`Int8Kernel::runs_here`]).
+pub(super) fn matmul_on(
+    kernel: Int8Kernel,
+    x: &[f32],
+    m: usize,
+    w: &QMatrix,
+    bias: &[f32],
+    out: &mut [f32],
+    post: Post,
+) {
     let (n, k, kp) = (w.n, w.k, w.kp);
     assert!(x.len() >= m * k && out.len() >= m * n && bias.len() == n);
+    assert!(
+        kernel.runs_here(),
+        "{} kernel on a CPU without it",
+        kernel.name()
+    );
     ROWS.with_borrow_mut(|q| {
         quantize_rows(x, m, k, kp, q);
-        let vnni = has_vnni();
+        if kernel == Int8Kernel::Avx2 {
+            q.split_signs();
+        }
         let mut acc = [0i32; MR * NR];
         for panel in 0..n.div_ceil(NR) {
             let c0 = panel * NR;
@@ -156,14 +194,30 @@ pub fn matmul(x: &[f32], m: usize, w: &QMatrix, bias: &[f32], out: &mut [f32], p
                     post,
                 };
                 let dst = &mut out[r0 * n + c0..];
-                if vnni {
-                    #[cfg(target_arch = "x86_64")]
-                    // SAFETY: `has_vnni` checked the CPU features; `a` holds rows × kp bytes, `wp`
-                    // NR × kp, `dst` rows of stride n with `cols` columns each.
-                    unsafe {
-                        vnni::panel(a, rows, kp, wp, &ep, dst, n)
-                    };
-                } else {
+                // SAFETY (every arm): `runs_here` checked the CPU features; `a` holds rows × kp
+                // bytes (as do the signed and magnitude rows), `wp` NR × kp, `dst` rows of stride
+                // n with `cols` columns each.
+                #[cfg(target_arch = "x86_64")]
+                let simd = match kernel {
+                    Int8Kernel::Avx512Vnni => {
+                        unsafe { super::int8_avx512::panel(a, rows, kp, wp, &ep, dst, n) };
+                        true
+                    }
+                    Int8Kernel::AvxVnni => {
+                        unsafe { super::int8_avxvnni::panel(a, rows, kp, wp, &ep, dst, n) };
+                        true
+                    }
+                    Int8Kernel::Avx2 => {
+                        let (s, e) = (r0 * kp, (r0 + rows) * kp);
+                        let (qs, qa) = (&q.signed[s..e], &q.magnitude[s..e]);
+                        unsafe { super::int8_avx2::panel(qs, qa, rows, kp, wp, &ep, dst, n) };
+                        true
+                    }
+                    Int8Kernel::Scalar => false,
+                };
+                #[cfg(not(target_arch = "x86_64"))]
+                let simd = false;
+                if !simd {
                     scalar_panel(a, rows, kp, wp, &mut acc);
                     for r in 0..rows {
                         let d = &mut dst[r * n..r * n + cols];
@@ -186,18 +240,6 @@ pub fn matmul(x: &[f32], m: usize, w: &QMatrix, bias: &[f32], out: &mut [f32], p
     })
 }
 
-/// Whether the VNNI kernel runs here (AVX-512 VNNI, not lowered by `NER_TAG_SIMD`).
-pub fn has_vnni() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        super::level() == super::Level::Avx512 && is_x86_feature_detected!("avx512vnni")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 /// Reference path: `acc[r][c] = Σ_j a[r][j] · w[c][j]` over one panel, in i32.
 fn scalar_panel(a: &[u8], rows: usize, kp: usize, wp: &[i8], acc: &mut [i32]) {
     for r in 0..rows {
@@ -211,100 +253,6 @@ fn scalar_panel(a: &[u8], rows: usize, kp: usize, wp: &[i8], acc: &mut [i32]) {
                 }
             }
             acc[r * NR + c] = s;
-        }
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-mod vnni {
-    use std::arch::x86_64::*;
-
-    use super::{Epilogue, Post, NR};
-
-    /// One panel of NR columns for up to MR rows: 4 × rows i32 accumulators live in registers,
-    /// then are scaled, biased (and passed through GELU) on their way to `out`.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    pub unsafe fn panel(
-        a: &[u8],
-        rows: usize,
-        kp: usize,
-        wp: &[i8],
-        ep: &Epilogue,
-        out: &mut [f32],
-        ldo: usize,
-    ) {
-        match rows {
-            6 => rows_n::<6>(a, kp, wp, ep, out, ldo),
-            5 => rows_n::<5>(a, kp, wp, ep, out, ldo),
-            4 => rows_n::<4>(a, kp, wp, ep, out, ldo),
-            3 => rows_n::<3>(a, kp, wp, ep, out, ldo),
-            2 => rows_n::<2>(a, kp, wp, ep, out, ldo),
-            _ => rows_n::<1>(a, kp, wp, ep, out, ldo),
-        }
-    }
-
-    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    #[inline]
-    unsafe fn rows_n<const R: usize>(
-        a: &[u8],
-        kp: usize,
-        wp: &[i8],
-        ep: &Epilogue,
-        out: &mut [f32],
-        ldo: usize,
-    ) {
-        assert!(a.len() >= R * kp && wp.len() >= NR * kp && ep.row_scale.len() >= R);
-        assert!(out.len() >= (R - 1) * ldo + ep.cols && ep.cols <= NR);
-        let mut c = [[_mm512_setzero_si512(); 4]; R];
-        let ap = a.as_ptr();
-        let mut w = wp.as_ptr();
-        for g in 0..kp / 4 {
-            let w0 = _mm512_loadu_si512(w as *const _);
-            let w1 = _mm512_loadu_si512(w.add(64) as *const _);
-            let w2 = _mm512_loadu_si512(w.add(128) as *const _);
-            let w3 = _mm512_loadu_si512(w.add(192) as *const _);
-            for (r, cr) in c.iter_mut().enumerate() {
-                let x = _mm512_set1_epi32(std::ptr::read_unaligned(
-                    ap.add(r * kp + g * 4) as *const i32
-                ));
-                cr[0] = _mm512_dpbusd_epi32(cr[0], x, w0);
-                cr[1] = _mm512_dpbusd_epi32(cr[1], x, w1);
-                cr[2] = _mm512_dpbusd_epi32(cr[2], x, w2);
-                cr[3] = _mm512_dpbusd_epi32(cr[3], x, w3);
-            }
-            w = w.add(NR * 4);
-        }
-        for j in 0..4 {
-            let c0 = j * 16;
-            if c0 >= ep.cols {
-                break;
-            }
-            let left = ep.cols - c0;
-            let mask: __mmask16 = if left >= 16 {
-                0xFFFF
-            } else {
-                (1u16 << left) - 1
-            };
-            let shift = _mm512_maskz_loadu_epi32(mask, ep.shift.as_ptr().add(c0));
-            let scale = _mm512_maskz_loadu_ps(mask, ep.scale.as_ptr().add(c0));
-            let bias = _mm512_maskz_loadu_ps(mask, ep.bias.as_ptr().add(c0));
-            for (r, cr) in c.iter().enumerate() {
-                let f = _mm512_cvtepi32_ps(_mm512_sub_epi32(cr[j], shift));
-                // The same operations, in the same order, as the scalar epilogue.
-                let s = _mm512_mul_ps(_mm512_set1_ps(ep.row_scale[r]), scale);
-                let mut y = _mm512_add_ps(_mm512_mul_ps(f, s), bias);
-                if ep.post == Post::GeluErf {
-                    let mut t = [0f32; 16];
-                    _mm512_storeu_ps(t.as_mut_ptr(), y);
-                    for v in t.iter_mut() {
-                        *v = 0.5
-                            * *v
-                            * (1.0 + super::super::math::erf(*v * std::f32::consts::FRAC_1_SQRT_2));
-                    }
-                    y = _mm512_loadu_ps(t.as_ptr());
-                }
-                _mm512_mask_storeu_ps(out.as_mut_ptr().add(r * ldo + c0), mask, y);
-            }
         }
     }
 }

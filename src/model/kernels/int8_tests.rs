@@ -9,53 +9,151 @@ fn lcg(seed: &mut u64) -> f32 {
     ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
 }
 
-/// VNNI and scalar paths against an i32 reference built from the unpacked integers, on odd
-/// shapes: every remainder of rows (MR), columns (NR) and depth (4).
+const KERNELS: [Int8Kernel; 4] = [
+    Int8Kernel::Scalar,
+    Int8Kernel::Avx2,
+    Int8Kernel::AvxVnni,
+    Int8Kernel::Avx512Vnni,
+];
+
+/// The kernels this CPU runs; the scalar one always. Names those it cannot (on stderr), so a
+/// run on a narrower machine says what it did not test.
+fn kernels_here() -> Vec<Int8Kernel> {
+    let (here, not): (Vec<Int8Kernel>, Vec<Int8Kernel>) =
+        KERNELS.iter().partition(|k| k.runs_here());
+    for k in not {
+        eprintln!("int8 kernel {} not tested: this CPU lacks it", k.name());
+    }
+    assert_eq!(here[0], Int8Kernel::Scalar);
+    here
+}
+
+/// `x · wᵀ + bias` from the unpacked integers: `Σ (byte − 128) · w` in i32, scaled as the
+/// epilogue does.
+fn reference(x: &[f32], m: usize, qm: &QMatrix, bias: &[f32]) -> Vec<f32> {
+    let (n, k) = (qm.n, qm.k);
+    let mut q = QRows::default();
+    quantize_rows(x, m, k, qm.kp, &mut q);
+    let mut want = vec![0f32; m * n];
+    for r in 0..m {
+        for c in 0..n {
+            let mut s = 0i32;
+            for j in 0..k {
+                let a = i32::from(q.bytes[r * qm.kp + j]) - 128;
+                s += a * i32::from(qm.at(c, j));
+            }
+            want[r * n + c] = s as f32 * (q.scale[r] * qm.scale[c]) + bias[c];
+        }
+    }
+    want
+}
+
+/// Every kernel against the i32 reference, bit for bit, for `Post::None` and the fused GELU.
+fn check_all_kernels(x: &[f32], w: &[f32], m: usize, k: usize, n: usize) {
+    let qm = QMatrix::quantize(w, n, k);
+    let bias: Vec<f32> = (0..n).map(|c| c as f32 * 0.25 - 3.0).collect();
+    let want = reference(x, m, &qm, &bias);
+    let mut want_gelu = want.clone();
+    super::super::gelu_erf(&mut want_gelu);
+    for kernel in kernels_here() {
+        // NaN-filled: a column or row the kernel forgot to write fails the comparison.
+        let mut got = vec![f32::NAN; m * n];
+        matmul_on(kernel, x, m, &qm, &bias, &mut got, Post::None);
+        assert_eq!(got, want, "m={m} k={k} n={n} kernel {}", kernel.name());
+        let mut got = vec![f32::NAN; m * n];
+        matmul_on(kernel, x, m, &qm, &bias, &mut got, Post::GeluErf);
+        assert_eq!(
+            got,
+            want_gelu,
+            "GELU m={m} k={k} n={n} kernel {}",
+            kernel.name()
+        );
+    }
+}
+
+/// Every kernel against an i32 reference built from the unpacked integers, on odd shapes: every
+/// remainder of rows (MR, the AVX2 kernel's blocks of 3), columns (NR, 16, 8) and depth (4).
 #[test]
-fn kernel_matches_i32_reference_on_odd_shapes() {
+fn kernels_match_i32_reference_on_odd_shapes() {
     let mut seed = 7u64;
-    for &m in &[1usize, 2, 5, 6, 7, 13] {
+    for &m in &[1usize, 2, 3, 4, 5, 6, 7, 13] {
         for &k in &[1usize, 3, 4, 5, 17, 64, 101] {
-            for &n in &[1usize, 9, 16, 63, 64, 65, 130] {
+            for &n in &[1usize, 7, 8, 9, 16, 17, 63, 64, 65, 130] {
                 let w: Vec<f32> = (0..n * k).map(|_| lcg(&mut seed)).collect();
                 let x: Vec<f32> = (0..m * k).map(|_| 3.0 * lcg(&mut seed)).collect();
-                let qm = QMatrix::quantize(&w, n, k);
-                let mut q = QRows::default();
-                quantize_rows(&x, m, k, qm.kp, &mut q);
-                let bias: Vec<f32> = (0..n).map(|c| c as f32 * 0.25).collect();
-                let mut want = vec![0f32; m * n];
-                for r in 0..m {
-                    for c in 0..n {
-                        let mut s = 0i32;
-                        for j in 0..k {
-                            let a = i32::from(q.bytes[r * qm.kp + j]) - 128;
-                            s += a * i32::from(qm.at(c, j));
-                        }
-                        want[r * n + c] = s as f32 * (q.scale[r] * qm.scale[c]) + bias[c];
-                    }
-                }
-                let mut got = vec![0f32; m * n];
-                matmul(&x, m, &qm, &bias, &mut got, Post::None);
-                assert_eq!(got, want, "m={m} k={k} n={n} vnni={}", has_vnni());
-                // The scalar panel agrees with whatever path ran above.
-                let mut acc = vec![0i32; MR * NR];
-                let rows = m.min(MR);
-                scalar_panel(
-                    &q.bytes[..rows * qm.kp],
-                    rows,
-                    qm.kp,
-                    &qm.packed[..NR * qm.kp],
-                    &mut acc,
-                );
-                for r in 0..rows {
-                    for c in 0..n.min(NR) {
-                        let s = acc[r * NR + c] - qm.shift[c];
-                        let v = s as f32 * (q.scale[r] * qm.scale[c]) + bias[c];
-                        assert_eq!(v, want[r * n + c]);
-                    }
-                }
+                check_all_kernels(&x, &w, m, k, n);
             }
         }
+    }
+}
+
+/// Tall and skinny products, and the model's own shapes.
+#[test]
+fn kernels_match_on_tall_skinny_and_model_shapes() {
+    let mut seed = 5u64;
+    for &(m, k, n) in &[
+        (1, 1, 1),
+        (300, 3, 1),
+        (1, 1001, 200),
+        (257, 7, 9),
+        (2, 1536, 3),
+        (37, 384, 1152),
+        (19, 1536, 384),
+    ] {
+        let w: Vec<f32> = (0..n * k).map(|_| lcg(&mut seed)).collect();
+        let x: Vec<f32> = (0..m * k).map(|_| 5.0 * lcg(&mut seed)).collect();
+        check_all_kernels(&x, &w, m, k, n);
+    }
+}
+
+/// The worst case for 16-bit intermediates: every activation and weight at ±127, signs aligned
+/// so that all products add up (`vpmaddubsw` pairs at 32,258), or alternate.
+#[test]
+fn kernels_are_exact_at_full_scale() {
+    let (m, k, n) = (7, 1537, 70);
+    let sign = |i: usize| {
+        if (i * 7 + i / 3) % 2 == 0 {
+            1.0f32
+        } else {
+            -1.0
+        }
+    };
+    let x: Vec<f32> = (0..m * k).map(|i| 2.5 * sign(i % k)).collect();
+    let mut w: Vec<f32> = (0..n * k)
+        .map(|i| {
+            let (c, j) = (i / k, i % k);
+            if c % 2 == 0 {
+                sign(j)
+            } else {
+                -sign(j)
+            }
+        })
+        .collect();
+    w[5] = 0.0;
+    check_all_kernels(&x, &w, m, k, n);
+    let qm = QMatrix::quantize(&w, n, k);
+    let mut got = vec![0f32; m * n];
+    matmul_on(
+        Int8Kernel::Scalar,
+        &x,
+        m,
+        &qm,
+        &vec![0.0; n],
+        &mut got,
+        Post::None,
+    );
+    // Column 1 is the all-negative one: 1537 · 127 · 127 products of −1 scale.
+    assert!((got[1] + 1537.0 * 2.5).abs() < 1e-2, "{}", got[1]);
+}
+
+/// The kernel `matmul` picks runs here, and `describe` names it.
+#[test]
+fn dispatch_picks_a_kernel_this_cpu_runs() {
+    let k = super::super::int8_kernel();
+    assert!(k.runs_here());
+    assert!(super::super::describe().contains(k.name()));
+    if super::super::level() == super::super::Level::Base {
+        assert_eq!(k, Int8Kernel::Scalar);
     }
 }
 

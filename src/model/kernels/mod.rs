@@ -1,12 +1,20 @@
 //! Model stage, CPU kernels: the row-wise and element-wise math of the native CPU encoder
 //! (LayerNorm, softmax, GELU, int8 quantization), each compiled three times — for
 //! AVX-512, for AVX2 + FMA and for baseline x86-64 — and chosen once at run time, so one portable
-//! binary runs the widest vectors the machine has.
+//! binary runs the widest vectors the machine has. The int8 matrix product has one file per
+//! instruction set (`int8_avx512`, `int8_avxvnni`, `int8_avx2`, the scalar loop in `int8`),
+//! chosen once as well ([`int8_kernel`]).
 //!
 //! The kernels are plain Rust loops written so that LLVM vectorizes them (16 independent lanes,
 //! no data-dependent branches); `dispatch!` compiles each body under the wider target features.
 
 pub mod int8;
+#[cfg(target_arch = "x86_64")]
+mod int8_avx2;
+#[cfg(target_arch = "x86_64")]
+mod int8_avx512;
+#[cfg(target_arch = "x86_64")]
+mod int8_avxvnni;
 pub mod math;
 
 use std::sync::OnceLock;
@@ -19,14 +27,23 @@ pub enum Level {
     Avx512,
 }
 
-/// Detected once; `NER_TAG_SIMD=base|avx2` lowers it (to test the fallbacks on a wide machine).
+/// `NER_TAG_SIMD`, read once: `base`, `avx2` (an AVX2-only CPU: Zen 2/3, Haswell–Skylake) and
+/// `avxvnni` (AVX2 + AVX-VNNI, no AVX-512: Alder Lake and later) lower what runs.
+fn requested() -> Option<&'static str> {
+    static REQ: OnceLock<Option<String>> = OnceLock::new();
+    REQ.get_or_init(|| std::env::var("NER_TAG_SIMD").ok())
+        .as_deref()
+}
+
+/// Detected once; `NER_TAG_SIMD=base|avx2|avxvnni` lowers it (to test the fallbacks on a wide
+/// machine).
 pub fn level() -> Level {
     static LEVEL: OnceLock<Level> = OnceLock::new();
     *LEVEL.get_or_init(|| {
         let detected = detect();
-        let cap = match std::env::var("NER_TAG_SIMD").as_deref() {
-            Ok("base") => Level::Base,
-            Ok("avx2") => Level::Avx2,
+        let cap = match requested() {
+            Some("base") => Level::Base,
+            Some("avx2" | "avxvnni") => Level::Avx2,
             _ => Level::Avx512,
         };
         match (detected, cap) {
@@ -56,6 +73,77 @@ fn detect() -> Level {
 #[cfg(not(target_arch = "x86_64"))]
 fn detect() -> Level {
     Level::Base
+}
+
+/// The int8 matrix product's kernel: every one computes the same integers as `Scalar`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Int8Kernel {
+    /// The reference loop (`int8::scalar_panel`).
+    Scalar,
+    /// 256-bit `vpmaddubsw` + `vpmaddwd` on sign-split activations (`int8_avx2`).
+    Avx2,
+    /// 256-bit `vpdpbusd` of AVX-VNNI, without AVX-512 (`int8_avxvnni`).
+    AvxVnni,
+    /// 512-bit `vpdpbusd` of AVX-512 VNNI (`int8_avx512`).
+    Avx512Vnni,
+}
+
+impl Int8Kernel {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Scalar => "scalar",
+            Self::Avx2 => "avx2 (vpmaddubsw)",
+            Self::AvxVnni => "avx-vnni (256-bit vpdpbusd)",
+            Self::Avx512Vnni => "avx512-vnni (512-bit vpdpbusd)",
+        }
+    }
+
+    /// Whether this CPU runs it (`Scalar` everywhere), whatever `NER_TAG_SIMD` says.
+    pub fn runs_here(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let avx2 = is_x86_feature_detected!("avx2");
+            match self {
+                Self::Scalar => true,
+                Self::Avx2 => avx2,
+                Self::AvxVnni => avx2 && is_x86_feature_detected!("avxvnni"),
+                Self::Avx512Vnni => {
+                    is_x86_feature_detected!("avx512f")
+                        && is_x86_feature_detected!("avx512bw")
+                        && is_x86_feature_detected!("avx512vnni")
+                }
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            self == Self::Scalar
+        }
+    }
+}
+
+/// The int8 kernel of this process, decided once with [`level`]: the widest the CPU has, below
+/// the `NER_TAG_SIMD` cap (`avx2` keeps `vpmaddubsw` even where AVX-VNNI exists).
+pub fn int8_kernel() -> Int8Kernel {
+    static KERNEL: OnceLock<Int8Kernel> = OnceLock::new();
+    *KERNEL.get_or_init(|| {
+        let vnni256 = requested() != Some("avx2") && Int8Kernel::AvxVnni.runs_here();
+        match level() {
+            Level::Base => Int8Kernel::Scalar,
+            Level::Avx512 if Int8Kernel::Avx512Vnni.runs_here() => Int8Kernel::Avx512Vnni,
+            _ if vnni256 => Int8Kernel::AvxVnni,
+            _ => Int8Kernel::Avx2,
+        }
+    })
+}
+
+/// What runs here, in one line: `simd avx512, int8 avx512-vnni (512-bit vpdpbusd)`.
+pub fn describe() -> String {
+    let level = match level() {
+        Level::Base => "baseline x86-64",
+        Level::Avx2 => "avx2+fma",
+        Level::Avx512 => "avx512",
+    };
+    format!("simd {level}, int8 {}", int8_kernel().name())
 }
 
 /// Defines `pub fn NAME(args) -> R` whose body is compiled for AVX-512, AVX2 + FMA and the

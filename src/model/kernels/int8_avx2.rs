@@ -1,0 +1,147 @@
+//! Model stage, CPU kernels: the int8 product's panel on AVX2 without VNNI — 256-bit `vpmaddubsw`
+//! and `vpmaddwd`, exact: the activations enter as `|q|` (unsigned) with their sign moved onto
+//! the weights (`vpsignb`), so each i16 pair sum is at most 2 · 127 · 127 = 32,258 and
+//! `vpmaddubsw` never saturates. The 256-bit epilogue here serves the AVX-VNNI kernel too.
+//!
+//! The sums are `Σ q·w` itself, not the shifted `Σ (q + 128)·w` of the VNNI kernels: the same
+//! integers once the shift is taken out, so the scaled results equal the scalar path's bit for bit.
+
+use std::arch::x86_64::*;
+
+use super::int8::{Epilogue, Post, NR};
+
+/// Rows per register block: 3 rows × 16 columns = 6 accumulators, 2 weight registers.
+const RB: usize = 3;
+
+/// One panel of NR packed columns for up to MR rows: `qs` and `qa` hold `q` and `|q|` of the
+/// rows' `kp` activations each; the results go to `out` (row stride `ldo`, `ep.cols` columns).
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn panel(
+    qs: &[i8],
+    qa: &[u8],
+    rows: usize,
+    kp: usize,
+    wp: &[i8],
+    ep: &Epilogue,
+    out: &mut [f32],
+    ldo: usize,
+) {
+    let mut r0 = 0;
+    while r0 < rows {
+        let n = (rows - r0).min(RB);
+        match n {
+            3 => block::<3>(qs, qa, r0, kp, wp, ep, out, ldo),
+            2 => block::<2>(qs, qa, r0, kp, wp, ep, out, ldo),
+            _ => block::<1>(qs, qa, r0, kp, wp, ep, out, ldo),
+        }
+        r0 += n;
+    }
+}
+
+/// Rows `r0..r0 + R` of the panel, 16 columns at a time.
+#[target_feature(enable = "avx2")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+unsafe fn block<const R: usize>(
+    qs: &[i8],
+    qa: &[u8],
+    r0: usize,
+    kp: usize,
+    wp: &[i8],
+    ep: &Epilogue,
+    out: &mut [f32],
+    ldo: usize,
+) {
+    assert!(qs.len() >= (r0 + R) * kp && qa.len() >= (r0 + R) * kp && wp.len() >= NR * kp);
+    let ones = _mm256_set1_epi16(1);
+    let (sp, ap) = (qs.as_ptr(), qa.as_ptr());
+    let mut cb = 0;
+    while cb < ep.cols {
+        let mut acc = [[_mm256_setzero_si256(); 2]; R];
+        let mut w = wp.as_ptr().add(cb * 4);
+        for g in 0..kp / 4 {
+            let w0 = _mm256_loadu_si256(w as *const __m256i);
+            let w1 = _mm256_loadu_si256(w.add(32) as *const __m256i);
+            for (r, ar) in acc.iter_mut().enumerate() {
+                let off = (r0 + r) * kp + g * 4;
+                let s = _mm256_set1_epi32(std::ptr::read_unaligned(sp.add(off) as *const i32));
+                let a = _mm256_set1_epi32(std::ptr::read_unaligned(ap.add(off) as *const i32));
+                let p0 = _mm256_maddubs_epi16(a, _mm256_sign_epi8(w0, s));
+                let p1 = _mm256_maddubs_epi16(a, _mm256_sign_epi8(w1, s));
+                ar[0] = _mm256_add_epi32(ar[0], _mm256_madd_epi16(p0, ones));
+                ar[1] = _mm256_add_epi32(ar[1], _mm256_madd_epi16(p1, ones));
+            }
+            w = w.add(NR * 4);
+        }
+        epilogue::<R, 2>(&acc, false, ep, r0, cb, out, ldo);
+        cb += 16;
+    }
+}
+
+/// Writes rows `r0..r0 + R` × panel columns `cb..cb + 8·C` (those below `ep.cols`) of i32 sums:
+/// `acc − shift` (when `shifted`), then the scalar epilogue's operations in its order, then GELU.
+#[target_feature(enable = "avx2")]
+#[inline]
+pub(super) unsafe fn epilogue<const R: usize, const C: usize>(
+    acc: &[[__m256i; C]; R],
+    shifted: bool,
+    ep: &Epilogue,
+    r0: usize,
+    cb: usize,
+    out: &mut [f32],
+    ldo: usize,
+) {
+    let width = ep.cols.saturating_sub(cb).min(8 * C);
+    if width == 0 {
+        return;
+    }
+    assert!(ep.row_scale.len() >= r0 + R && out.len() >= (r0 + R - 1) * ldo + cb + width);
+    assert!(ep.shift.len() >= ep.cols && ep.scale.len() >= ep.cols && ep.bias.len() >= ep.cols);
+    for j in 0..C {
+        let c = cb + 8 * j;
+        if c >= ep.cols {
+            break;
+        }
+        let left = (ep.cols - c).min(8);
+        let (shift, scale, bias) = if left == 8 {
+            (
+                _mm256_loadu_si256(ep.shift.as_ptr().add(c) as *const __m256i),
+                _mm256_loadu_ps(ep.scale.as_ptr().add(c)),
+                _mm256_loadu_ps(ep.bias.as_ptr().add(c)),
+            )
+        } else {
+            let (mut sh, mut sc, mut bi) = ([0i32; 8], [0f32; 8], [0f32; 8]);
+            sh[..left].copy_from_slice(&ep.shift[c..c + left]);
+            sc[..left].copy_from_slice(&ep.scale[c..c + left]);
+            bi[..left].copy_from_slice(&ep.bias[c..c + left]);
+            (
+                _mm256_loadu_si256(sh.as_ptr() as *const __m256i),
+                _mm256_loadu_ps(sc.as_ptr()),
+                _mm256_loadu_ps(bi.as_ptr()),
+            )
+        };
+        for (r, ar) in acc.iter().enumerate() {
+            let v = if shifted {
+                _mm256_sub_epi32(ar[j], shift)
+            } else {
+                ar[j]
+            };
+            let s = _mm256_mul_ps(_mm256_set1_ps(ep.row_scale[r0 + r]), scale);
+            let y = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(v), s), bias);
+            let dst = out.as_mut_ptr().add((r0 + r) * ldo + c);
+            if left == 8 {
+                _mm256_storeu_ps(dst, y);
+            } else {
+                let mut t = [0f32; 8];
+                _mm256_storeu_ps(t.as_mut_ptr(), y);
+                std::ptr::copy_nonoverlapping(t.as_ptr(), dst, left);
+            }
+        }
+    }
+    if ep.post == Post::GeluErf {
+        for r in r0..r0 + R {
+            super::gelu_erf(&mut out[r * ldo + cb..r * ldo + cb + width]);
+        }
+    }
+}
