@@ -39,6 +39,64 @@ pub struct Config {
     pub target: Target,
     /// Go on after the records an earlier run already wrote to the target's file(s).
     pub resume: bool,
+    /// Which decoded entities are kept (`--labels`, `--ignore-labels`, `--min-score`).
+    pub filter: Filter,
+    /// What `-f redact` replaces entities by.
+    pub redact: crate::output::redact::Redaction,
+}
+
+/// Which decoded entities a run keeps, applied before any output and before the counts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    /// Keep only these entity types (`--labels`); `None` keeps every type.
+    pub labels: Option<Vec<String>>,
+    /// Drop these entity types (`--ignore-labels`).
+    pub ignore: Vec<String>,
+    /// Drop entities scored below this (`--min-score`).
+    pub min_score: Option<f32>,
+}
+
+impl Filter {
+    /// Whether it keeps every entity.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_none() && self.ignore.is_empty() && self.min_score.is_none()
+    }
+
+    /// Refuses (a usage error) a type the model does not have, naming the ones it has.
+    pub fn check(&self, model_labels: &[String]) -> crate::error::Result<()> {
+        let mut types: Vec<&str> = model_labels
+            .iter()
+            .filter(|l| l.as_str() != "O")
+            .map(|l| crate::decode::tags::entity_type(l))
+            .collect();
+        types.sort_unstable();
+        types.dedup();
+        let named = self.labels.iter().flatten().chain(&self.ignore);
+        for name in named {
+            if !types.contains(&name.as_str()) {
+                return Err(crate::error::Error::Usage(format!(
+                    "unknown entity type `{name}` in --labels/--ignore-labels: the model's types are {}",
+                    types.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `e` is kept. With `none` aggregation its label is the raw tag (`B-PER`): the
+    /// type after the prefix is matched.
+    pub fn keeps(&self, e: &crate::decode::Entity, aggregation: Aggregation) -> bool {
+        let kind = if aggregation == Aggregation::None {
+            crate::decode::tags::entity_type(&e.label)
+        } else {
+            &e.label
+        };
+        self.labels
+            .as_ref()
+            .is_none_or(|l| l.iter().any(|t| t == kind))
+            && !self.ignore.iter().any(|t| t == kind)
+            && self.min_score.is_none_or(|m| e.score >= m)
+    }
 }
 
 /// Settings that shape how a model is run, independent of where its input comes from.

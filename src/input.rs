@@ -19,6 +19,26 @@ pub struct LineRecord {
     pub source: usize,
     pub line: usize,
     pub text: String,
+    pub framing: Framing,
+}
+
+/// What the reader took off a line around its text, for output that writes lines back
+/// byte for byte (`-f redact`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Framing {
+    /// The line started with a UTF-8 byte-order mark (a file's first line).
+    pub bom: bool,
+    /// `"\n"`, `"\r\n"`, or `""` (a last line without one).
+    pub ending: &'static str,
+}
+
+impl Default for Framing {
+    fn default() -> Self {
+        Self {
+            bom: false,
+            ending: "\n",
+        }
+    }
 }
 
 /// What the reader gives next.
@@ -218,14 +238,23 @@ impl LineReader {
         }
         self.line += 1;
         let mut bytes: &[u8] = &self.buf;
+        let mut framing = Framing {
+            bom: false,
+            ending: "",
+        };
         if bytes.last() == Some(&b'\n') {
             bytes = &bytes[..bytes.len() - 1];
+            framing.ending = "\n";
             if bytes.last() == Some(&b'\r') {
                 bytes = &bytes[..bytes.len() - 1];
+                framing.ending = "\r\n";
             }
         }
         if self.line == 1 {
-            bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+            if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+                bytes = rest;
+                framing.bom = true;
+            }
         }
         let text = match std::str::from_utf8(bytes) {
             Ok(t) => t.to_string(),
@@ -242,6 +271,7 @@ impl LineReader {
             source: idx,
             line: self.line,
             text,
+            framing,
         })))
     }
 }

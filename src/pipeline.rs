@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use crate::batch::TaggedLine;
 use crate::chunker::{Chunker, End, Slot, SHOWN_PROBLEMS};
-use crate::config::Config;
+use crate::config::{Config, Filter};
 pub use crate::config::{Interrupt, OnError, TagOptions};
 use crate::decode;
 use crate::error::Result;
@@ -97,6 +97,7 @@ pub fn tag_stream(
         stats: RunStats::default(),
         started: Instant::now(),
         progress: &progress,
+        filter: &cfg.filter,
     };
     // Records are read on their own thread, so a signal is noticed even while a read blocks on a
     // pipe that stays open; the bounded channel keeps memory bounded.
@@ -201,6 +202,8 @@ struct Writer<'p> {
     stats: RunStats,
     started: Instant,
     progress: &'p Progress,
+    /// Entities kept, before they are printed or counted.
+    filter: &'p Filter,
 }
 
 impl Writer<'_> {
@@ -216,7 +219,7 @@ impl Writer<'_> {
             return Ok(());
         }
         let results = tagger.decode_jobs(&chunk.jobs, &chunk.tagged);
-        let tagged = finish_jobs(tagger, chunk.jobs, results, format)?;
+        let tagged = finish_jobs(tagger, chunk.jobs, results, format, self.filter)?;
         let mut tagged = tagged.iter();
         for slot in &chunk.slots {
             let rec = match slot {
@@ -258,6 +261,10 @@ impl Writer<'_> {
                 entities: &t.result.entities,
                 words: &t.words,
                 input,
+                framing: match rec {
+                    Record::Text { framing, .. } => *framing,
+                    _ => Default::default(),
+                },
             };
             self.printer.record(&record)?;
             self.stats.lines += 1;
@@ -290,26 +297,41 @@ struct Tagged<'t> {
     word_tags: Vec<&'t str>,
 }
 
-/// Pairs each job with its result and the words CoNLL output lists.
+/// Pairs each job with its result (the entities `filter` keeps) and the words CoNLL output lists.
 fn finish_jobs<'t>(
     tagger: &'t Tagger,
     jobs: Vec<Job<'static>>,
     results: Vec<JobResult>,
     format: Format,
+    filter: &Filter,
 ) -> Result<Vec<Tagged<'t>>> {
     jobs.into_par_iter()
         .zip(results)
-        .map(|(mut job, result)| {
+        .map(|(mut job, mut result)| {
+            if !filter.is_empty() {
+                result
+                    .entities
+                    .retain(|e| filter.keeps(e, tagger.aggregation));
+            }
             let words = match job.words.take() {
                 Some(w) => w,
                 // The pipeline's strategies: CoNLL output lists the tokenizer's words.
                 None if format == Format::Conll => tagger.tokenizer.words(&job.text)?,
                 None => Vec::new(),
             };
-            let word_tags = result
+            let mut word_tags = result
                 .word_labels
                 .as_deref()
                 .map_or_else(Vec::new, |l| decode::words::word_tags(tagger.labels(), l));
+            if !filter.is_empty() {
+                // A word of an entity filtered out is tagged `O`; kept entities keep their tags.
+                for (tag, &(ws, we)) in word_tags.iter_mut().zip(&words) {
+                    let kept = result.entities.iter().any(|e| e.start < we && ws < e.end);
+                    if *tag != "O" && !kept {
+                        *tag = "O";
+                    }
+                }
+            }
             Ok(Tagged {
                 job,
                 result,
@@ -327,6 +349,7 @@ pub fn run(cfg: &Config) -> Result<RunStats> {
     // cut only once the model has loaded (a model that fails to load leaves it as it was).
     let locked = cfg.target.lock(cfg.format, cfg.resume)?;
     let tagger = crate::tagger::load_checkpoint(&cfg.model.resolve()?, &cfg.runtime, &cfg.tag)?;
+    cfg.filter.check(tagger.labels())?;
     // Until now a signal has its default effect (it stops a download or a quantization at once);
     // from here on it stops the run after what was read is written.
     if let Some(interrupt) = &cfg.interrupt {
@@ -336,6 +359,7 @@ pub fn run(cfg: &Config) -> Result<RunStats> {
         format: cfg.format,
         byte_offsets: cfg.byte_offsets,
         aggregation: tagger.aggregation,
+        redact: cfg.redact.clone(),
     };
     let mut opened = locked.open(opts)?;
     let kept = opened.skip.total();

@@ -30,6 +30,8 @@ pub enum Record {
         source: usize,
         line: usize,
         text: String,
+        /// The BOM and line ending the reader took off (`-f redact` writes them back).
+        framing: crate::input::Framing,
     },
     Json {
         source: usize,
@@ -173,6 +175,7 @@ impl RecordReader {
                 source: l.source,
                 line: l.line,
                 text: l.text,
+                framing: l.framing,
             }),
             InputFormat::Jsonl { field } => {
                 let field = field.clone();

@@ -271,11 +271,14 @@ fn overlapped_run_loop_writes_what_the_sequential_one_does() {
             shard: None,
             target: target.clone(),
             resume: false,
+            filter: Default::default(),
+            redact: Default::default(),
         };
         let print = PrintOptions {
             format,
             byte_offsets: false,
             aggregation: tagger.aggregation,
+            redact: Default::default(),
         };
         let mut opened = target.open(print, false).unwrap();
         let stats =

@@ -48,6 +48,14 @@ pub(crate) struct EvalArgs {
     /// spans.
     #[arg(long)]
     raw: bool,
+
+    /// Refused (eval scores every entity the model predicts): accepted only to say so.
+    #[arg(long, hide = true, allow_hyphen_values = true)]
+    labels: Option<String>,
+    #[arg(long, hide = true, allow_hyphen_values = true)]
+    ignore_labels: Option<String>,
+    #[arg(long, hide = true, allow_hyphen_values = true)]
+    min_score: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -65,6 +73,12 @@ enum SchemeArg {
 }
 
 pub(crate) fn run(args: EvalArgs) -> anyhow::Result<()> {
+    if args.labels.is_some() || args.ignore_labels.is_some() || args.min_score.is_some() {
+        return Err(ner_tag::Error::Usage(
+            "eval scores every entity the model predicts: --labels, --ignore-labels and --min-score are for tagging".into(),
+        )
+        .into());
+    }
     let scheme = match args.scheme {
         SchemeArg::Iob1 => Scheme::Iob1,
         SchemeArg::Iob2 => Scheme::Iob2,

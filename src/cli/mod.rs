@@ -171,7 +171,7 @@ struct TagArgs {
     output: Option<PathBuf>,
 
     /// Write one output per input file under DIR, at the input's relative path (below the folder
-    /// it was found in with -r) with the extension .jsonl/.conll/.html.
+    /// it was found in with -r) with the extension .jsonl/.conll/.html/.txt (-f redact).
     #[arg(long, value_name = "DIR")]
     output_dir: Option<PathBuf>,
 
@@ -196,9 +196,56 @@ struct TagArgs {
     #[arg(long, value_name = "I/N")]
     shard: Option<String>,
 
+    #[command(flatten)]
+    filter: FilterArgs,
+
+    /// With -f redact: what replaces an entity.
+    #[arg(long, value_enum, value_name = "HOW", default_value_t = RedactWithArg::Label)]
+    redact_with: RedactWithArg,
+
+    /// The key of --redact-with hash: equal keys give equal pseudonyms across files, shards and
+    /// runs [default: $NER_TAG_REDACT_KEY].
+    #[arg(long, value_name = "KEY")]
+    redact_key: Option<String>,
+
     /// List the catalog aliases --model accepts, then exit.
     #[arg(long)]
     list_models: bool,
+}
+
+/// Which entities are kept, after decoding and before any output or count.
+#[derive(Args, Debug)]
+struct FilterArgs {
+    /// Keep only entities of these types (comma-separated: PER,ORG). With `-a none` the type
+    /// of the raw tag is matched (B-PER is PER).
+    #[arg(long, value_name = "TYPES", value_delimiter = ',')]
+    labels: Option<Vec<String>>,
+
+    /// Drop entities of these types (comma-separated: MISC).
+    #[arg(long, value_name = "TYPES", value_delimiter = ',')]
+    ignore_labels: Vec<String>,
+
+    /// Drop entities scored below SCORE (0 to 1).
+    #[arg(long, value_name = "SCORE", value_parser = parse_score)]
+    min_score: Option<f32>,
+}
+
+impl FilterArgs {
+    fn into_filter(self) -> ner_tag::config::Filter {
+        let trim = |v: Vec<String>| v.into_iter().map(|t| t.trim().to_string()).collect();
+        ner_tag::config::Filter {
+            labels: self.labels.map(trim),
+            ignore: trim(self.ignore_labels),
+            min_score: self.min_score,
+        }
+    }
+}
+
+fn parse_score(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        _ => Err(format!("`{s}` is not a score between 0 and 1")),
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -207,6 +254,20 @@ enum FormatArg {
     Conll,
     /// One self-contained HTML page, entities highlighted (no scripts, no network).
     Html,
+    /// Each input line written back with its entities replaced (see --redact-with).
+    Redact,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum RedactWithArg {
+    /// `[PER]`.
+    Label,
+    /// One `█` per character of the entity.
+    Mask,
+    /// Nothing: the entity is cut out.
+    Remove,
+    /// A keyed pseudonym `PER_3f2a9c` (HMAC-SHA256 of the entity text; needs a key).
+    Hash,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -355,7 +416,9 @@ fn run_tag(args: TagArgs) -> anyhow::Result<Outcome> {
         FormatArg::Jsonl => Format::Jsonl,
         FormatArg::Conll => Format::Conll,
         FormatArg::Html => Format::Html,
+        FormatArg::Redact => Format::Redact,
     };
+    let redact = redaction(&args)?;
     let inputs =
         ner_tag::sources::collect(&args.files, args.recursive, args.output_dir.as_deref())?;
     let target = match (&args.output, &args.output_dir) {
@@ -405,6 +468,8 @@ fn run_tag(args: TagArgs) -> anyhow::Result<Outcome> {
         shard,
         target,
         resume: args.resume,
+        filter: args.filter.into_filter(),
+        redact,
     };
     let stats = pipeline::run(&cfg)?;
     if let Some(file) = stats_file {
@@ -414,6 +479,38 @@ fn run_tag(args: TagArgs) -> anyhow::Result<Outcome> {
         (Some(signal), _) => Outcome::Interrupted(signal),
         (None, 0) => Outcome::Done,
         (None, _) => Outcome::SomeRecordsFailed,
+    })
+}
+
+/// What `-f redact` replaces entities by; usage errors for a hash without a key and for input
+/// that is not text lines.
+fn redaction(args: &TagArgs) -> anyhow::Result<ner_tag::output::redact::Redaction> {
+    use ner_tag::output::redact::Redaction;
+    let usage = |m: &str| Err(ner_tag::error::Error::Usage(m.into()).into());
+    if matches!(args.format, FormatArg::Redact)
+        && !matches!(args.input_format, InputFormatArg::Text)
+    {
+        return usage("-f redact writes text lines back: it takes --input-format text");
+    }
+    Ok(match args.redact_with {
+        RedactWithArg::Label => Redaction::Label,
+        RedactWithArg::Mask => Redaction::Mask,
+        RedactWithArg::Remove => Redaction::Remove,
+        RedactWithArg::Hash => {
+            let key = args.redact_key.clone().or_else(|| {
+                std::env::var("NER_TAG_REDACT_KEY")
+                    .ok()
+                    .filter(|k| !k.is_empty())
+            });
+            match key {
+                Some(k) if !k.is_empty() => Redaction::Hash(k.into_bytes()),
+                _ => {
+                    return usage(
+                        "--redact-with hash needs a key: --redact-key KEY or $NER_TAG_REDACT_KEY",
+                    )
+                }
+            }
+        }
     })
 }
 

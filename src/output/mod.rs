@@ -1,4 +1,4 @@
-//! Output stage: one printer per format ([`jsonl`], [`conll`], [`html`]) behind the [`Printer`]
+//! Output stage: one printer per format ([`jsonl`], [`conll`], [`html`], [`redact`]) behind the [`Printer`]
 //! hooks, written to the target chosen once from the configuration ([`target`]: stdout, a file,
 //! or a file per input source), each file locked for the run ([`lock`]); [`resume`] finds where
 //! a killed run's output stops.
@@ -7,6 +7,7 @@ pub mod conll;
 pub mod html;
 pub mod jsonl;
 pub mod lock;
+pub mod redact;
 pub mod resume;
 pub mod target;
 
@@ -21,6 +22,8 @@ pub enum Format {
     Conll,
     /// One self-contained page: a header, a block per record, a footer.
     Html,
+    /// Each line written back with its entities replaced ([`redact`]).
+    Redact,
 }
 
 impl Format {
@@ -30,6 +33,7 @@ impl Format {
             Format::Jsonl => "jsonl",
             Format::Conll => "conll",
             Format::Html => "html",
+            Format::Redact => "txt",
         }
     }
 }
@@ -46,6 +50,8 @@ pub struct TaggedRecord<'a> {
     /// a text line, or the given tokens of a sentence).
     pub words: &'a [(usize, usize)],
     pub input: InputKind<'a>,
+    /// The BOM and line ending around the line's text (text input; `\n` otherwise).
+    pub framing: crate::input::Framing,
 }
 
 /// What the record was read from, which decides what else it prints.
@@ -72,13 +78,15 @@ pub struct ErrorRecord<'a> {
 }
 
 /// How records are printed, whatever the format.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct PrintOptions {
     pub format: Format,
     /// Entity offsets in UTF-8 bytes instead of characters (JSONL).
     pub byte_offsets: bool,
     /// The strategy the entities came from (CoNLL word tags of `none` differ).
     pub aggregation: Aggregation,
+    /// What `-f redact` replaces entities by.
+    pub redact: redact::Redaction,
 }
 
 /// The hooks a run calls on its output, in this order: `begin`, then `record`/`error` per input
@@ -118,6 +126,7 @@ pub fn printer<W: Write + Send + 'static>(
         Format::Jsonl => Box::new(jsonl::Jsonl::new(sink, opts.byte_offsets)),
         Format::Conll => Box::new(conll::Conll::new(sink, opts.aggregation)),
         Format::Html => Box::new(html::Html::new(sink)),
+        Format::Redact => Box::new(redact::Redact::new(sink, opts.redact, opts.aggregation)),
     }
 }
 

@@ -251,7 +251,7 @@ impl PerSource {
 
     fn printer(&mut self) -> Result<&mut Box<dyn Printer + Send>> {
         if self.open.is_none() {
-            let opts = self.opts.expect("set by LockedTarget::open");
+            let opts = self.opts.clone().expect("set by LockedTarget::open");
             let mut file = self.lock_current()?;
             let path = &self.paths[self.current];
             let done = self.done[self.current];

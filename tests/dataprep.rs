@@ -1,0 +1,460 @@
+//! Data-prep options through the real binary: entity filters (`--labels`, `--ignore-labels`,
+//! `--min-score`) and redaction (`-f redact`). The tiny fixture model has random weights and
+//! labels many tokens, so every filter has plenty to drop.
+
+mod common;
+
+use std::process::Output;
+
+use serde_json::Value;
+
+fn tiny() -> String {
+    common::fixture_model("tiny-bert").display().to_string()
+}
+
+const TEXT: &str = "My name is Wolfgang and I live in Berlin.\n\
+Angela Merkel met Emmanuel Macron in Paris on Tuesday.\n\
+The European Union and the United Nations signed a treaty in Geneva.\n\
+Ünïcödé names like Zoë Ñúñez and 東京 also appear here 🙂 today.\n\
+Apple, Google and Microsoft are companies in California and Washington.\n";
+
+const STRATEGIES: &[&str] = &["word", "none", "simple", "first", "average", "max"];
+
+fn tag(args: &[&str], stdin: &str) -> Output {
+    let tiny = tiny();
+    let mut all = vec!["-q", "-m", tiny.as_str()];
+    all.extend_from_slice(args);
+    common::run(&all, stdin)
+}
+
+fn ok(o: &Output) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn records(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The entity type of a label: the raw tag's type with `-a none`.
+fn kind(label: &str) -> &str {
+    label.split_once('-').map_or(label, |(_, t)| t)
+}
+
+/// The unfiltered records with only the entities `keep` keeps.
+fn filtered(unfiltered: &[Value], keep: &dyn Fn(&Value) -> bool) -> Vec<Value> {
+    unfiltered
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            let kept: Vec<Value> = r["entities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| keep(e))
+                .cloned()
+                .collect();
+            r["entities"] = Value::Array(kept);
+            r
+        })
+        .collect()
+}
+
+fn entity_count(recs: &[Value]) -> usize {
+    recs.iter()
+        .map(|r| r["entities"].as_array().unwrap().len())
+        .sum()
+}
+
+#[test]
+fn filters_keep_exactly_what_they_say_in_every_strategy() {
+    let mut dropped = 0;
+    for &a in STRATEGIES {
+        let all = records(&ok(&tag(&["-a", a], TEXT)));
+        assert!(entity_count(&all) > 5, "-a {a}: the fixture labels little");
+        let cases: Vec<(Vec<&str>, Box<dyn Fn(&Value) -> bool>)> = vec![
+            (
+                vec!["--labels", "PER,ORG"],
+                Box::new(|e: &Value| matches!(kind(e["label"].as_str().unwrap()), "PER" | "ORG")),
+            ),
+            (
+                vec!["--ignore-labels", "MISC"],
+                Box::new(|e: &Value| kind(e["label"].as_str().unwrap()) != "MISC"),
+            ),
+            (
+                vec!["--min-score", "0.3"],
+                Box::new(|e: &Value| e["score"].as_f64().unwrap() as f32 >= 0.3),
+            ),
+            (
+                vec![
+                    "--labels",
+                    "PER,LOC,MISC",
+                    "--ignore-labels",
+                    "LOC",
+                    "--min-score",
+                    "0.2",
+                ],
+                Box::new(|e: &Value| {
+                    matches!(kind(e["label"].as_str().unwrap()), "PER" | "MISC")
+                        && e["score"].as_f64().unwrap() as f32 >= 0.2
+                }),
+            ),
+        ];
+        for (flags, keep) in cases {
+            let mut args = vec!["-a", a];
+            args.extend_from_slice(&flags);
+            let got = records(&ok(&tag(&args, TEXT)));
+            let want = filtered(&all, keep.as_ref());
+            assert_eq!(got, want, "-a {a} {flags:?}");
+            dropped += entity_count(&all) - entity_count(&got);
+        }
+    }
+    assert!(
+        dropped > 0,
+        "no filter dropped anything: the test proves nothing"
+    );
+}
+
+#[test]
+fn stats_count_only_the_kept_entities() {
+    let dir = tempfile::tempdir().unwrap();
+    let stats = dir.path().join("stats.json");
+    let stats_arg = stats.display().to_string();
+    let out = ok(&tag(&["--labels", "PER", "--stats-json", &stats_arg], TEXT));
+    let recs = records(&out);
+    let n = entity_count(&recs);
+    assert!(n > 0, "no PER entity: the test proves nothing");
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    assert_eq!(summary["entities"], n);
+    let per_label = summary["entities_per_label"].as_object().unwrap();
+    assert_eq!(per_label.keys().collect::<Vec<_>>(), ["PER"]);
+    assert_eq!(per_label["PER"], n);
+    // --stats on stderr names only the kept type.
+    let o = tag(&["--labels", "PER", "--stats", "-f", "conll"], TEXT);
+    ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("{n} entities: PER {n}")), "{err}");
+}
+
+/// Word tags of CoNLL output: (word, tag) per line, a blank line between records.
+fn conll_tags(out: &str) -> Vec<(String, String)> {
+    out.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (w, t) = l.rsplit_once(['\t', ' ']).unwrap();
+            (w.to_string(), t.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn conll_output_tags_the_words_of_dropped_entities_o() {
+    let sentences = "Angela B-PER\nMerkel I-PER\nvisited O\nParis B-LOC\n.\tO\n\nThe O\nUnited B-ORG\nNations I-ORG\nmet O\nin O\nGeneva B-LOC\n\n";
+    for (input, strategy) in [
+        (TEXT, "word"),
+        (TEXT, "none"),
+        (TEXT, "first"),
+        (sentences, "word"),
+    ] {
+        let fmt = if input == TEXT { "text" } else { "conll" };
+        let base = ["--input-format", fmt, "-f", "conll", "-a", strategy];
+        let all = conll_tags(&ok(&tag(&base, input)));
+        let mut args = base.to_vec();
+        args.extend(["--labels", "PER"]);
+        let got = conll_tags(&ok(&tag(&args, input)));
+        assert_eq!(got.len(), all.len(), "{fmt} -a {strategy}: the same words");
+        let mut kept = 0;
+        let mut zeroed = 0;
+        for ((w, t), (w0, t0)) in got.iter().zip(&all) {
+            assert_eq!(w, w0);
+            if kind(t0) == "PER" && strategy == "none" {
+                // `none` tags a word B- after an O word: only the type is kept for sure.
+                assert_eq!(kind(t), "PER", "{fmt} -a {strategy}: {w}");
+                kept += 1;
+            } else if kind(t0) == "PER" {
+                assert_eq!(t, t0, "{fmt} -a {strategy}: {w}");
+                kept += 1;
+            } else if strategy == "none" && kind(t) == "PER" {
+                // With `none` each token is an entity: a word whose first token was dropped
+                // takes the type of a later token of it that was kept.
+                assert_ne!(t0, "O", "{fmt} -a {strategy}: {w}");
+            } else {
+                assert_eq!(t, "O", "{fmt} -a {strategy}: {w} was {t0}");
+                zeroed += usize::from(t0 != "O");
+            }
+        }
+        assert!(
+            kept > 0 && zeroed > 0,
+            "{fmt} -a {strategy}: {kept} kept, {zeroed} zeroed"
+        );
+    }
+}
+
+#[test]
+fn unknown_types_and_bad_scores_are_usage_errors() {
+    let o = tag(&["--labels", "PER,PERSON"], TEXT);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("PERSON") && err.contains("LOC, MISC, ORG, PER"),
+        "{err}"
+    );
+    let o = tag(&["--ignore-labels", "B-PER"], TEXT);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for bad in ["1.5", "-0.1", "high", "NaN"] {
+        let o = tag(&["--min-score", bad], TEXT);
+        assert_eq!(o.status.code(), Some(2), "--min-score {bad}");
+    }
+}
+
+#[test]
+fn eval_refuses_filters_in_one_line() {
+    let gold = common::root().join("tests/data/hand.conll");
+    let gold = gold.display().to_string();
+    for flags in [
+        &["--labels", "PER"][..],
+        &["--ignore-labels", "MISC"],
+        &["--min-score", "0.5"],
+    ] {
+        let tiny = tiny();
+        let mut args = vec!["eval", "-q", "-m", tiny.as_str(), gold.as_str()];
+        args.extend_from_slice(flags);
+        let o = common::run(&args, "");
+        assert_eq!(o.status.code(), Some(2), "{flags:?}");
+        assert!(o.stdout.is_empty());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("eval scores every entity"), "{err}");
+    }
+}
+
+/// A file with a BOM, CRLF and LF lines, an invalid-UTF-8 line, and a last line without an end.
+fn messy_input() -> (Vec<u8>, Vec<(&'static str, &'static str, bool)>) {
+    // (text, ending, bom) per valid line; line 3 is the invalid one.
+    let lines = vec![
+        ("Angela Merkel met Emmanuel Macron in Paris.", "\r\n", true),
+        (
+            "Zoë Ñúñez flew from 東京 to Berlin 🙂 with Angela Merkel.",
+            "\n",
+            false,
+        ),
+        ("Apple and Google hired Wolfgang in California.", "", false),
+    ];
+    let mut bytes = b"\xEF\xBB\xBF".to_vec();
+    bytes.extend_from_slice(format!("{}\r\n{}\n", lines[0].0, lines[1].0).as_bytes());
+    bytes.extend_from_slice(b"caf\xE9 au lait with Angela\n");
+    bytes.extend_from_slice(lines[2].0.as_bytes());
+    (bytes, lines)
+}
+
+/// `text` with the entities of its JSONL record replaced by `with(label, entity text)`.
+fn redacted(text: &str, entities: &[Value], with: &dyn Fn(&str, &str) -> String) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::new();
+    let mut done = 0;
+    for e in entities {
+        let (s, t) = (
+            e["start"].as_u64().unwrap() as usize,
+            e["end"].as_u64().unwrap() as usize,
+        );
+        let s = s.max(done);
+        if t <= s {
+            continue;
+        }
+        out.extend(&chars[done..s]);
+        let span: String = chars[s..t].iter().collect();
+        out.push_str(&with(e["label"].as_str().unwrap(), &span));
+        done = t;
+    }
+    out.extend(&chars[done..]);
+    out
+}
+
+fn run_file(args: &[&str], file: &std::path::Path) -> Output {
+    let f = file.display().to_string();
+    let mut all = args.to_vec();
+    all.push(&f);
+    tag(&all, "")
+}
+
+#[test]
+fn redaction_writes_every_byte_back_but_the_entities() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bytes, lines) = messy_input();
+    let input = dir.path().join("messy.txt");
+    std::fs::write(&input, &bytes).unwrap();
+    let jsonl = run_file(&["-f", "jsonl"], &input);
+    assert_eq!(
+        jsonl.status.code(),
+        Some(3),
+        "the invalid line is an error record"
+    );
+    let recs = records(&String::from_utf8(jsonl.stdout).unwrap());
+    assert_eq!(recs.len(), 4);
+    assert!(recs[2]["error"].is_string());
+    let good = [&recs[0], &recs[1], &recs[3]];
+    assert!(
+        good.iter()
+            .map(|r| r["entities"].as_array().unwrap().len())
+            .sum::<usize>()
+            > 3
+    );
+    type With = Box<dyn Fn(&str, &str) -> String>;
+    let cases: Vec<(&str, With)> = vec![
+        ("label", Box::new(|l, _| format!("[{l}]"))),
+        ("mask", Box::new(|_, t| "█".repeat(t.chars().count()))),
+        ("remove", Box::new(|_, _| String::new())),
+    ];
+    for (how, with) in cases {
+        let o = run_file(&["-f", "redact", "--redact-with", how], &input);
+        assert_eq!(
+            o.status.code(),
+            Some(3),
+            "{how}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let mut want = Vec::new();
+        for (i, (text, ending, bom)) in lines.iter().enumerate() {
+            if i == 2 {
+                // The invalid line's place: an error line, never the line itself.
+                want.extend_from_slice(b"# error: 3: ");
+                want.extend_from_slice(recs[2]["error"].as_str().unwrap().as_bytes());
+                want.push(b'\n');
+            }
+            assert_eq!(good[i]["text"], *text);
+            if *bom {
+                want.extend_from_slice(b"\xEF\xBB\xBF");
+            }
+            let ents = good[i]["entities"].as_array().unwrap();
+            want.extend_from_slice(redacted(text, ents, with.as_ref()).as_bytes());
+            want.extend_from_slice(ending.as_bytes());
+        }
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&want),
+            "--redact-with {how}"
+        );
+        assert_eq!(o.stdout, want, "--redact-with {how}: byte for byte");
+        assert!(
+            !o.stdout.windows(4).any(|w| w == b"caf\xE9"),
+            "{how}: the bad line passed through"
+        );
+    }
+    // --on-error fail stops at the bad line, what came before written.
+    let o = run_file(&["-f", "redact", "--on-error", "fail"], &input);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(out.matches('\n').count(), 2, "{out}");
+    assert!(!out.contains("caf"));
+}
+
+#[test]
+fn pseudonyms_are_stable_per_key_across_runs_and_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.txt");
+    let b = dir.path().join("b.txt");
+    std::fs::write(&a, "Angela Merkel met Emmanuel Macron in Paris.\n").unwrap();
+    std::fs::write(&b, "In Paris, Emmanuel Macron thanked Angela Merkel.\n").unwrap();
+    let hashed = |file: &std::path::Path, key: &str| {
+        ok(&run_file(
+            &["-f", "redact", "--redact-with", "hash", "--redact-key", key],
+            file,
+        ))
+    };
+    let first = hashed(&a, "k1");
+    assert_eq!(first, hashed(&a, "k1"), "two runs, one key");
+    // The key from the environment is the same key.
+    let mut cmd = common::ner_tag();
+    cmd.env("NER_TAG_REDACT_KEY", "k1");
+    let tiny = tiny();
+    let a_arg = a.display().to_string();
+    let env = common::run_with(
+        cmd,
+        &[
+            "-q",
+            "-m",
+            &tiny,
+            "-f",
+            "redact",
+            "--redact-with",
+            "hash",
+            &a_arg,
+        ],
+        "",
+    );
+    assert_eq!(ok(&env), first);
+    assert_ne!(first, hashed(&a, "k2"), "another key, other pseudonyms");
+    // Exactly label + 6 hex digits of HMAC-SHA256(key, entity text), in both files.
+    use hmac::{Hmac, Mac};
+    let pseudonym = |key: &str, label: &str, text: &str| {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+        mac.update(text.as_bytes());
+        let d = mac.finalize().into_bytes();
+        format!("{label}_{:02x}{:02x}{:02x}", d[0], d[1], d[2])
+    };
+    for file in [&a, &b] {
+        let recs = records(&ok(&run_file(&["-f", "jsonl"], file)));
+        let ents = recs[0]["entities"].as_array().unwrap();
+        assert!(!ents.is_empty());
+        let text = recs[0]["text"].as_str().unwrap();
+        for key in ["k1", "k2"] {
+            let want = redacted(text, ents, &|l, t| pseudonym(key, l, t)) + "\n";
+            assert_eq!(
+                hashed(file, key),
+                want,
+                "{} --redact-key {key}",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn redaction_usage_errors_and_output_dir() {
+    let o = tag(&["-f", "redact", "--redact-with", "hash"], "Angela\n");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("needs a key"));
+    let o = tag(
+        &["-f", "redact", "--input-format", "jsonl"],
+        "{\"text\":\"x\"}\n",
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "Angela Merkel met Emmanuel Macron in Paris.\n").unwrap();
+    let out_dir = dir.path().join("clean");
+    let out_arg = out_dir.display().to_string();
+    ok(&run_file(
+        &["-f", "redact", "--output-dir", &out_arg],
+        &input,
+    ));
+    let written = std::fs::read_to_string(out_dir.join("in.txt")).unwrap();
+    assert!(
+        written.contains('[') && written.ends_with('\n'),
+        "{written}"
+    );
+    // --resume on a finished output adds nothing.
+    ok(&run_file(
+        &["-f", "redact", "--output-dir", &out_arg, "--resume"],
+        &input,
+    ));
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("in.txt")).unwrap(),
+        written
+    );
+}
