@@ -18,7 +18,7 @@ out=.gpu
 mkdir -p "$out/configs"
 
 echo "gpu-bundle: building the CUDA binary (target/cuda)" >&2
-CARGO_TARGET_DIR=target/cuda cargo build --release --no-default-features --features cuda >&2
+CARGO_TARGET_DIR=target/cuda cargo build --release --no-default-features --features cuda,gemm-avx512 >&2
 bin=target/cuda/release/ner-tag
 
 # The lines: one CoNLL sentence per line, tokens joined by spaces (what scripts/bench.py uses).

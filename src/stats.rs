@@ -43,6 +43,7 @@ impl RunStats {
             "records_per_sec": self.records_per_sec(),
             "model_secs": self.model_secs,
             "interrupted_by_signal": self.interrupted,
+            "cpu_kernels": crate::model::kernels::describe(),
         })
     }
 
@@ -50,7 +51,8 @@ impl RunStats {
         self.lines as f64 / self.wall_secs.max(1e-9)
     }
 
-    /// The `--stats` lines: throughput and where the time went, then entities per label.
+    /// The `--stats` lines: throughput and where the time went, entities per label, then the CPU
+    /// kernels dispatch chose at start-up.
     pub fn summary(&self) -> String {
         let labels = if self.labels.is_empty() {
             "none".to_string()
@@ -63,7 +65,8 @@ impl RunStats {
         };
         format!(
             "ner-tag: {} records ({} error records), {} windows, {} tokens in {:.2}s: {:.1} records/s; model stage {:.2}s, {:.0}% of the wall time\n\
-             ner-tag: {} entities: {labels}",
+             ner-tag: {} entities: {labels}\n\
+             ner-tag: CPU kernels: {}",
             self.lines,
             self.errors,
             self.windows,
@@ -73,6 +76,7 @@ impl RunStats {
             self.model_secs,
             100.0 * self.model_secs / self.wall_secs.max(1e-9),
             self.entities,
+            crate::model::kernels::describe(),
         )
     }
 }

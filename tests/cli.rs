@@ -518,13 +518,18 @@ fn stats_on_a_pipe_are_plain_lines() {
         "no carriage returns off a terminal: {err:?}"
     );
     let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 2, "{err:?}");
+    assert_eq!(lines.len(), 3, "{err:?}");
     assert!(
         lines[0].starts_with("ner-tag: 2 records (0 error records), 2 windows, ")
             && lines[0].ends_with("% of the wall time"),
         "{err:?}"
     );
     assert!(lines[1].starts_with("ner-tag: 2 entities: "), "{err:?}");
+    // The dispatch chosen at start-up, e.g. "simd avx512, int8 avx512-vnni (512-bit vpdpbusd)".
+    assert!(
+        lines[2].starts_with("ner-tag: CPU kernels: simd ") && lines[2].contains(", int8 "),
+        "{err:?}"
+    );
 }
 
 #[test]
