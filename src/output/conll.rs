@@ -57,19 +57,8 @@ impl<W: Write> Printer for Conll<W> {
     }
 
     fn error(&mut self, err: &ErrorRecord) -> Result<()> {
-        let at = match (err.file_bytes, err.file) {
-            (Some(raw), _) => format!("{}:", escape_bytes(raw)),
-            (None, Some(f)) => format!("{}:", escape(f, Field::Comment)),
-            (None, None) => String::new(),
-        };
-        self.sink.emit(|buf| {
-            writeln!(
-                buf,
-                "# error: {at}{}: {}\n",
-                err.line,
-                err.msg.replace(['\n', '\r'], " ")
-            )
-        })
+        let comment = error_comment(err);
+        self.sink.emit(|buf| writeln!(buf, "{comment}\n"))
     }
 
     fn flush(&mut self) -> Result<()> {
@@ -79,6 +68,21 @@ impl<W: Write> Printer for Conll<W> {
     fn finish(&mut self) -> Result<()> {
         self.sink.flush()
     }
+}
+
+/// `# error: [FILE:]LINE: MESSAGE` (no newline), the file name escaped as a comment field (raw bytes
+/// as `\xNN` when it is not UTF-8): what CoNLL and redact output write in place of a bad record.
+pub(super) fn error_comment(err: &ErrorRecord) -> String {
+    let at = match (err.file_bytes, err.file) {
+        (Some(raw), _) => format!("{}:", escape_bytes(raw)),
+        (None, Some(f)) => format!("{}:", escape(f, Field::Comment)),
+        (None, None) => String::new(),
+    };
+    format!(
+        "# error: {at}{}: {}",
+        err.line,
+        err.msg.replace(['\n', '\r'], " ")
+    )
 }
 
 /// Where an escaped string goes: a column (a word or tag: whitespace separates columns) or a

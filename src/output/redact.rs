@@ -109,20 +109,10 @@ impl<W: Write> Printer for Redact<W> {
         })
     }
 
-    /// `# error: [FILE:]LINE: MESSAGE` and a newline, in place of the line.
+    /// `# error: [FILE:]LINE: MESSAGE` and a newline, in place of the line (escaped as CoNLL's).
     fn error(&mut self, err: &ErrorRecord) -> Result<()> {
-        let at = match err.file {
-            Some(f) => format!("{}:", f.replace(['\n', '\r'], " ")),
-            None => String::new(),
-        };
-        self.sink.emit(|buf| {
-            writeln!(
-                buf,
-                "# error: {at}{}: {}",
-                err.line,
-                err.msg.replace(['\n', '\r'], " ")
-            )
-        })
+        let comment = super::conll::error_comment(err);
+        self.sink.emit(|buf| writeln!(buf, "{comment}"))
     }
 
     fn flush(&mut self) -> Result<()> {
