@@ -24,11 +24,12 @@ pub const BLOCK_NAMES: BlockNames = BlockNames {
 /// Where the blocks live below the model prefix.
 pub const BLOCKS: &str = "encoder.layer";
 
-/// `BertEmbeddings`; also the XLM-R embeddings, which differ only in their position ids, and
-/// ELECTRA's, which are `embedding_size` wide.
+/// `BertEmbeddings`; also the XLM-R embeddings, which differ only in their position ids,
+/// ELECTRA's, which are `embedding_size` wide, and DeBERTa-v2's, which have no absolute positions
+/// when `position_biased_input` is false.
 pub struct BertEmbeddings {
     words: Embedding,
-    positions: Embedding,
+    positions: Option<Embedding>,
     /// Row 0 of the token-type table: single-segment input has token type 0 everywhere.
     token_type: Option<Tensor>,
     norm: LayerNorm,
@@ -38,13 +39,16 @@ impl BertEmbeddings {
     pub fn load(vb: VarBuilder, cfg: &ModelConfig) -> Result<Self> {
         let h = cfg.embedding_size;
         let words = Embedding::new(vb.get((cfg.vocab_size, h), "word_embeddings.weight")?, h);
-        let positions = Embedding::new(
-            vb.get(
+        let absolute = cfg.deberta.as_ref().is_none_or(|o| o.position_biased_input);
+        let positions = if absolute {
+            let w = vb.get(
                 (cfg.max_position_embeddings, h),
                 "position_embeddings.weight",
-            )?,
-            h,
-        );
+            )?;
+            Some(Embedding::new(w, h))
+        } else {
+            None
+        };
         let token_type = if cfg.type_vocab_size > 0 {
             Some(
                 vb.get((cfg.type_vocab_size, h), "token_type_embeddings.weight")?
@@ -62,9 +66,13 @@ impl BertEmbeddings {
         })
     }
 
-    /// `ids` and `positions` are (batch, seq) u32 tensors.
+    /// `ids` and `positions` are (batch, seq) u32 tensors. Padded rows are not zeroed as
+    /// DeBERTa's `transformers` code does: no real token attends to them.
     pub fn forward(&self, ids: &Tensor, positions: &Tensor) -> Result<Tensor> {
-        let mut x = (self.words.forward(ids)? + self.positions.forward(positions)?)?;
+        let mut x = self.words.forward(ids)?;
+        if let Some(p) = &self.positions {
+            x = (x + p.forward(positions)?)?;
+        }
         if let Some(tt) = &self.token_type {
             x = x.broadcast_add(tt)?;
         }

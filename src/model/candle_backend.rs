@@ -13,7 +13,6 @@ enum Embeddings {
     Bert(bert::BertEmbeddings),
     DistilBert(distilbert::DistilBertEmbeddings),
     Electra(electra::ElectraEmbeddings),
-    DebertaV2(deberta_v2::DebertaEmbeddings),
 }
 
 /// The classifier as candle tensors: what runs on CUDA, and the reference for the native backend.
@@ -45,11 +44,8 @@ impl CandleEncoder {
                     .ok_or_else(|| candle_core::Error::Msg("no DeBERTa options".into()))?;
                 rel_emb = deberta_v2::rel_embeddings(&enc, &cfg, opts)?;
                 (
-                    Embeddings::DebertaV2(deberta_v2::DebertaEmbeddings::load(
-                        enc.pp("embeddings"),
-                        &cfg,
-                        opts,
-                    )?),
+                    // `DebertaV2Embeddings` is BERT's, absolute positions as the options say.
+                    Embeddings::Bert(bert::BertEmbeddings::load(enc.pp("embeddings"), &cfg)?),
                     &deberta_v2::BLOCK_NAMES,
                     deberta_v2::BLOCKS,
                 )
@@ -107,7 +103,6 @@ impl CandleEncoder {
             Embeddings::Bert(e) => e.forward(ids, positions)?,
             Embeddings::DistilBert(e) => e.forward(ids, positions)?,
             Embeddings::Electra(e) => e.forward(ids, positions)?,
-            Embeddings::DebertaV2(e) => e.forward(ids, positions)?,
         };
         let hidden = layers::encode(&self.blocks, x, mask)?;
         self.classifier.forward(&hidden)?.to_dtype(DType::F32)

@@ -9,7 +9,7 @@
 //! ≠ `hidden_size` (`embed_proj`): both refused when the config is read.
 
 use candle_core::{Module, Result, Tensor};
-use candle_nn::{Embedding, LayerNorm, VarBuilder};
+use candle_nn::VarBuilder;
 use serde_json::Value;
 
 use super::layers::candle::layer_norm;
@@ -153,58 +153,6 @@ impl Options {
                 share_att_key: self.share_att_key,
             }),
         }
-    }
-}
-
-/// `DebertaV2Embeddings` for the candle backend.
-pub struct DebertaEmbeddings {
-    words: Embedding,
-    positions: Option<Embedding>,
-    token_type: Option<Tensor>,
-    norm: LayerNorm,
-}
-
-impl DebertaEmbeddings {
-    pub fn load(vb: VarBuilder, cfg: &ModelConfig, opts: &Options) -> Result<Self> {
-        let h = cfg.hidden_size;
-        let words = Embedding::new(vb.get((cfg.vocab_size, h), "word_embeddings.weight")?, h);
-        let positions = if opts.position_biased_input {
-            let w = vb.get(
-                (cfg.max_position_embeddings, h),
-                "position_embeddings.weight",
-            )?;
-            Some(Embedding::new(w, h))
-        } else {
-            None
-        };
-        let token_type = if cfg.type_vocab_size > 0 {
-            Some(
-                vb.get((cfg.type_vocab_size, h), "token_type_embeddings.weight")?
-                    .get(0)?,
-            )
-        } else {
-            None
-        };
-        let norm = layer_norm(vb.pp("LayerNorm"), h, cfg.layer_norm_eps)?;
-        Ok(Self {
-            words,
-            positions,
-            token_type,
-            norm,
-        })
-    }
-
-    /// `ids` and `positions` are (batch, seq) u32 tensors. Padded rows are not zeroed as
-    /// `transformers` does: no real token attends to them.
-    pub fn forward(&self, ids: &Tensor, positions: &Tensor) -> Result<Tensor> {
-        let mut x = self.words.forward(ids)?;
-        if let Some(p) = &self.positions {
-            x = (x + p.forward(positions)?)?;
-        }
-        if let Some(tt) = &self.token_type {
-            x = x.broadcast_add(tt)?;
-        }
-        self.norm.forward(&x)
     }
 }
 
