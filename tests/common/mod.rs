@@ -26,6 +26,7 @@ pub const FIXTURE_MODELS: &[&str] = &[
     "tiny-xlmr-spm",
     "tiny-electra",
     "tiny-deberta-v3",
+    "tiny-modernbert",
 ];
 
 pub fn fixture_model(name: &str) -> PathBuf {
