@@ -142,7 +142,10 @@ impl ModelConfig {
                 int(&["hidden_size"], Some(768))?,
                 int(&["num_hidden_layers"], Some(if modern { 22 } else { 12 }))?,
                 int(&["num_attention_heads"], Some(12))?,
-                int(&["intermediate_size"], Some(if modern { 1152 } else { 3072 }))?,
+                int(
+                    &["intermediate_size"],
+                    Some(if modern { 1152 } else { 3072 }),
+                )?,
             )
         };
         if heads == 0 || hidden % heads != 0 {

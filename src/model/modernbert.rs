@@ -48,7 +48,8 @@ impl Options {
         let get = |k: &str| v.get(k).filter(|x| !x.is_null());
         let flag = |k: &str| -> Result<bool, String> {
             get(k).map_or(Ok(false), |x| {
-                x.as_bool().ok_or_else(|| format!("\"{k}\" is not a boolean"))
+                x.as_bool()
+                    .ok_or_else(|| format!("\"{k}\" is not a boolean"))
             })
         };
         let uint = |k: &str, default: u64| -> Result<usize, String> {
@@ -96,7 +97,10 @@ impl Options {
         let theta = |kind: &str, legacy: &str, default: f64| -> Result<f64, String> {
             let nested = get("rope_parameters").and_then(|r| r.get(kind));
             if let Some(p) = nested {
-                let t = p.get("rope_type").and_then(Value::as_str).unwrap_or("default");
+                let t = p
+                    .get("rope_type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("default");
                 if t != "default" {
                     return Err(format!("rope_type \"{t}\" ({kind}) is not supported"));
                 }
@@ -105,10 +109,9 @@ impl Options {
                     return Err("\"partial_rotary_factor\" ≠ 1 is not supported".into());
                 }
                 if let Some(x) = p.get("rope_theta").filter(|x| !x.is_null()) {
-                    return x
-                        .as_f64()
-                        .filter(|t| *t > 0.0)
-                        .ok_or_else(|| format!("rope_theta {x} ({kind}) is not a positive number"));
+                    return x.as_f64().filter(|t| *t > 0.0).ok_or_else(|| {
+                        format!("rope_theta {x} ({kind}) is not a positive number")
+                    });
                 }
             }
             match get(legacy) {
@@ -167,13 +170,21 @@ mod tests {
         .unwrap();
         assert_eq!(c.arch, Architecture::ModernBert);
         assert_eq!(
-            (c.vocab_size, c.pad_token_id, c.max_position_embeddings, c.intermediate_size),
+            (
+                c.vocab_size,
+                c.pad_token_id,
+                c.max_position_embeddings,
+                c.intermediate_size
+            ),
             (50368, 50283, 8192, 1152)
         );
         assert_eq!((c.layer_norm_eps, c.type_vocab_size), (1e-5, 0));
         let o = c.modernbert.unwrap();
         assert_eq!(o.local, [false, true, true, false]);
-        assert_eq!((o.half_window, o.global_theta, o.local_theta), (64, 160_000.0, 10_000.0));
+        assert_eq!(
+            (o.half_window, o.global_theta, o.local_theta),
+            (64, 160_000.0, 10_000.0)
+        );
         assert!(!o.norm_bias && !o.attention_bias && !o.mlp_bias && !o.classifier_bias);
         // As transformers 5.23 saves it: `layer_types` and nested `rope_parameters`.
         let o = cfg(json!({"layer_types": ["full_attention", "sliding_attention", "full_attention",
@@ -185,18 +196,33 @@ mod tests {
         .modernbert
         .unwrap();
         assert_eq!(o.local, [false, true, false, true]);
-        assert_eq!((o.half_window, o.global_theta, o.local_theta), (4, 5.0, 7.0));
+        assert_eq!(
+            (o.half_window, o.global_theta, o.local_theta),
+            (4, 5.0, 7.0)
+        );
         assert!(o.mlp_bias && matches!(o.classifier_act, Activation::Silu));
     }
 
     #[test]
     fn what_is_not_built_is_refused_in_one_line() {
         for (extra, want) in [
-            (json!({"layer_types": ["full_attention"]}), "1 entries for 4 layers"),
-            (json!({"layer_types": ["full_attention", "chunked", "a", "b"]}), "\"chunked\""),
+            (
+                json!({"layer_types": ["full_attention"]}),
+                "1 entries for 4 layers",
+            ),
+            (
+                json!({"layer_types": ["full_attention", "chunked", "a", "b"]}),
+                "\"chunked\"",
+            ),
             (json!({"global_attn_every_n_layers": 0}), "is 0"),
-            (json!({"rope_parameters": {"full_attention": {"rope_type": "yarn"}}}), "\"yarn\""),
-            (json!({"rope_scaling": {"rope_type": "linear", "factor": 2.0}}), "rope_scaling"),
+            (
+                json!({"rope_parameters": {"full_attention": {"rope_type": "yarn"}}}),
+                "\"yarn\"",
+            ),
+            (
+                json!({"rope_scaling": {"rope_type": "linear", "factor": 2.0}}),
+                "rope_scaling",
+            ),
             (json!({"head_dim": 2}), "head_dim"),
             (json!({"classifier_activation": "mish"}), "mish"),
             (json!({"norm_bias": 1}), "not a boolean"),

@@ -360,7 +360,6 @@ impl NativeEncoder {
 /// The `classifier` linear layer over the last hidden state.
 fn classifier(root: &Weights, cfg: &ModelConfig) -> Result<Linear, String> {
     let n = cfg.labels.len();
-    Linear::load(&root.pp("classifier"), cfg.hidden_size, n, Precision::F32).map_err(|e| {
-        format!("classifier does not match the {n} labels of id2label: {e}")
-    })
+    Linear::load(&root.pp("classifier"), cfg.hidden_size, n, Precision::F32)
+        .map_err(|e| format!("classifier does not match the {n} labels of id2label: {e}"))
 }

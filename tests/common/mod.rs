@@ -27,6 +27,7 @@ pub const FIXTURE_MODELS: &[&str] = &[
     "tiny-electra",
     "tiny-deberta-v3",
     "tiny-modernbert",
+    "tiny-modernbert-long",
 ];
 
 pub fn fixture_model(name: &str) -> PathBuf {

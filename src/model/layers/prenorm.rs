@@ -61,7 +61,15 @@ impl PreNormBlock {
         };
         Ok(Self {
             attn_norm,
-            attn: RopeAttention::load(&w.pp("attn"), h, cfg.heads, p, o.attention_bias, rope, window)?,
+            attn: RopeAttention::load(
+                &w.pp("attn"),
+                h,
+                cfg.heads,
+                p,
+                o.attention_bias,
+                rope,
+                window,
+            )?,
             mlp_norm: LayerNorm::load_with_bias(&w.pp("mlp_norm"), h, cfg.eps, o.norm_bias)?,
             wi: Linear::load_with_bias(&w.pp("mlp.Wi"), h, 2 * i, p, o.mlp_bias)?,
             wo: Linear::load_with_bias(&w.pp("mlp.Wo"), i, h, p, o.mlp_bias)?,
@@ -87,7 +95,8 @@ impl PreNormBlock {
                 s.normed.clear();
                 s.normed.extend_from_slice(&x[..m * h]);
                 norm.forward(&mut s.normed);
-                self.attn.forward(&s.normed, m, spans, &mut s.attn, &mut s.mid);
+                self.attn
+                    .forward(&s.normed, m, spans, &mut s.attn, &mut s.mid);
             }
         }
         add(x, &s.mid);
@@ -102,7 +111,11 @@ impl PreNormBlock {
             s.glu.extend_from_slice(&row[..inter]);
         }
         self.act.apply_in_place(&mut s.glu);
-        for (g, row) in s.glu.chunks_exact_mut(inter).zip(s.ffn.chunks_exact(2 * inter)) {
+        for (g, row) in s
+            .glu
+            .chunks_exact_mut(inter)
+            .zip(s.ffn.chunks_exact(2 * inter))
+        {
             for (a, b) in g.iter_mut().zip(&row[inter..]) {
                 *a *= b;
             }

@@ -219,7 +219,12 @@ mod tests {
                 .collect();
             let s: Vec<f64> = seen
                 .iter()
-                .map(|&j| (0..hd.d).map(|c| at(i, hd.q + c) * at(j, hd.k + c)).sum::<f64>() * scale)
+                .map(|&j| {
+                    (0..hd.d)
+                        .map(|c| at(i, hd.q + c) * at(j, hd.k + c))
+                        .sum::<f64>()
+                        * scale
+                })
                 .collect();
             let m = s.iter().cloned().fold(f64::MIN, f64::max);
             let z: f64 = s.iter().map(|v| (v - m).exp()).sum();

@@ -62,7 +62,10 @@ impl Rope {
     /// what the candle backend uploads.
     pub fn tables(&self, len: usize) -> (Vec<f32>, Vec<f32>) {
         let half = self.head_dim / 2;
-        let (mut cos, mut sin) = (Vec::with_capacity(len * half), Vec::with_capacity(len * half));
+        let (mut cos, mut sin) = (
+            Vec::with_capacity(len * half),
+            Vec::with_capacity(len * half),
+        );
         for pos in 0..len {
             for i in 0..half {
                 let (c, s) = self.at(pos, i);
@@ -159,13 +162,17 @@ mod tests {
                 for (c, v) in y[pos * stride..(pos + 1) * stride].iter().enumerate() {
                     let head = offsets.iter().find(|&&o| (o..o + d).contains(&c));
                     let want = match head {
-                        Some(&o) => reference(&x[pos * stride + o..pos * stride + o + d], pos, theta)
-                            [c - o],
+                        Some(&o) => {
+                            reference(&x[pos * stride + o..pos * stride + o + d], pos, theta)[c - o]
+                        }
                         None => f64::from(x[pos * stride + c]),
                     };
                     // f32 angles as torch computes them: ~1 ulp of the position in radians.
                     let tol = 1e-5 + 4e-7 * pos as f64;
-                    assert!((f64::from(*v) - want).abs() <= tol, "{pos} {c}: {v} vs {want}");
+                    assert!(
+                        (f64::from(*v) - want).abs() <= tol,
+                        "{pos} {c}: {v} vs {want}"
+                    );
                 }
             }
         }
