@@ -468,6 +468,40 @@ fn sigterm_while_waiting_for_input_exits_143() {
     );
 }
 
+/// One enormous line is one job: the first signal lets it finish, a second one must not wait.
+#[test]
+fn a_second_signal_exits_at_once() {
+    for (first, second, code) in [(2, 2, 130), (15, 2, 130), (2, 15, 143)] {
+        let mut child = common::ner_tag()
+            .args(["-m", &tiny(), "-a", "simple"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let line = "Peter Smith lives in Berlin . ".repeat(200_000);
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(line.as_bytes());
+            let _ = stdin.write_all(b"\n");
+            std::thread::sleep(std::time::Duration::from_secs(30)); // and keep the pipe open
+        });
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        send_signal(child.id(), first);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let t = std::time::Instant::now();
+        send_signal(child.id(), second);
+        let o = child.wait_with_output().unwrap();
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(5),
+            "signal {second} after {first}: exited {:.1} s later",
+            t.elapsed().as_secs_f64()
+        );
+        assert_eq!(o.status.code(), Some(code), "{}", stderr(&o));
+        drop(writer);
+    }
+}
+
 fn send_signal(pid: u32, signal: i32) {
     let ok = Command::new("kill")
         .args([format!("-{signal}"), pid.to_string()])
