@@ -488,9 +488,10 @@ fn a_signal_stops_an_enormous_line_between_batches() {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    // 1.5 MB, one window per batch on one thread: tagging it takes about a minute here.
-    // Tokenizing it, a second (more on a loaded machine), cannot be interrupted.
-    let line = "Peter Smith lives in Berlin . ".repeat(50_000);
+    // 3 MB, one window per batch on one thread: tagging it takes ~9 s of CPU, far past the
+    // signal; tokenizing it, a second or two (more on a loaded machine), cannot be interrupted.
+    // Without the stop between batches the line is tagged and written: two records.
+    let line = "Peter Smith lives in Berlin . ".repeat(100_000);
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(b"Berlin\n");
         let _ = stdin.write_all(line.as_bytes());
