@@ -66,6 +66,12 @@ impl Options {
                 ));
             }
         }
+        if (hidden / heads) % 2 != 0 {
+            return Err(format!(
+                "head size {} is odd: rotary embeddings need an even one",
+                hidden / heads
+            ));
+        }
         // `layer_types` as transformers 5 writes it, or the `global_attn_every_n_layers` of the
         // configs on the Hub (block i is global when i % n == 0).
         let local = match get("layer_types") {
@@ -224,6 +230,7 @@ mod tests {
                 "rope_scaling",
             ),
             (json!({"head_dim": 2}), "head_dim"),
+            (json!({"hidden_size": 6}), "head size 3 is odd"),
             (json!({"classifier_activation": "mish"}), "mish"),
             (json!({"norm_bias": 1}), "not a boolean"),
         ] {

@@ -13,6 +13,7 @@ use super::layers::block::{EncoderBlock, Scratch};
 use super::layers::linear::{Linear, Precision};
 use super::layers::norm::LayerNorm;
 use super::layers::prenorm::{PreNormBlock, PreNormScratch};
+use super::layers::rotary::Rope;
 use super::layers::{Activation, BlockConfig, BlockNames};
 use super::store::{Store, Table, Weights};
 use super::{bert, deberta_v2, distilbert, electra, modernbert, xlm_roberta};
@@ -188,11 +189,15 @@ impl NativeEncoder {
             None => root.clone(),
         };
         let emb = enc.pp("embeddings");
+        // The rotary tables cover the longest window (8,192 positions: 2 MB each), shared.
+        let d = h / cfg.num_heads;
+        let rope = |theta| std::sync::Arc::new(Rope::new(d, theta, cfg.max_tokens()));
+        let ropes = (rope(o.global_theta), rope(o.local_theta));
         let blocks = (0..cfg.num_layers)
             .into_par_iter()
             .map(|i| {
                 let w = enc.pp(format!("{}.{i}", modernbert::BLOCKS));
-                PreNormBlock::load(&w, i, &block_cfg, o, p, cfg.max_tokens())
+                PreNormBlock::load(&w, i, &block_cfg, o, p, &ropes)
             })
             .collect::<Result<Vec<_>, String>>()?;
         let head = root.pp(modernbert::HEAD);

@@ -5,6 +5,8 @@
 //! Mirrors `ModernBertEncoderLayer` and `ModernBertMLP`
 //! (transformers/models/modernbert/modeling_modernbert.py); layer 0 has no `attn_norm` (identity).
 
+use std::sync::Arc;
+
 use super::super::modernbert::Options;
 use super::super::store::Weights;
 use super::linear::{Linear, Precision};
@@ -36,19 +38,18 @@ pub struct PreNormBlock {
 
 impl PreNormBlock {
     /// Block `index` below `w` (`attn.*`, `attn_norm`, `mlp_norm`, `mlp.Wi`, `mlp.Wo`);
-    /// `max_len` is the longest window expected (the RoPE tables cover it).
+    /// `ropes` are the (global, local) rotary tables every block shares.
     pub fn load(
         w: &Weights,
         index: usize,
         cfg: &BlockConfig,
         o: &Options,
         p: Precision,
-        max_len: usize,
+        ropes: &(Arc<Rope>, Arc<Rope>),
     ) -> Result<Self, String> {
         let (h, i) = (cfg.hidden, cfg.intermediate);
         let local = o.is_local(index);
-        let theta = if local { o.local_theta } else { o.global_theta };
-        let rope = Rope::new(h / cfg.heads, theta, max_len);
+        let rope = if local { &ropes.1 } else { &ropes.0 }.clone();
         let window = local.then_some(o.half_window);
         let attn_norm = match index {
             0 => None,

@@ -7,6 +7,8 @@
 //! scores cover only the keys its rows may see (the band, in local layers), so a local layer costs
 //! O(len · window) and no layer holds more than `block × len` scores, whatever the window length.
 
+use std::sync::Arc;
+
 use super::super::kernels;
 use super::super::store::Weights;
 use super::linear::{Linear, Precision};
@@ -22,7 +24,7 @@ pub struct RopeAttention {
     out: Linear,
     heads: usize,
     head_dim: usize,
-    rope: Rope,
+    rope: Arc<Rope>,
     /// `Some(w)`: a token attends to those at most `w` positions away.
     half_window: Option<usize>,
 }
@@ -43,7 +45,7 @@ impl RopeAttention {
         heads: usize,
         p: Precision,
         bias: bool,
-        rope: Rope,
+        rope: Arc<Rope>,
         half_window: Option<usize>,
     ) -> Result<Self, String> {
         Ok(Self {
