@@ -43,6 +43,8 @@ pub struct Config {
     pub filter: Filter,
     /// What `-f redact` replaces entities by.
     pub redact: crate::output::redact::Redaction,
+    /// `-f redact` of JSONL input: add `entities` with offsets into the redacted text.
+    pub redact_entities: bool,
 }
 
 /// Which decoded entities a run keeps, applied before any output and before the counts.

@@ -374,6 +374,15 @@ pub fn run(cfg: &Config) -> Result<RunStats> {
         byte_offsets: cfg.byte_offsets,
         aggregation: tagger.aggregation,
         redact: cfg.redact.clone(),
+        redact_json: match &cfg.input_format {
+            crate::records::InputFormat::Jsonl { field } => {
+                Some(crate::output::redact::JsonRedaction {
+                    text_field: field.clone(),
+                    entities: cfg.redact_entities,
+                })
+            }
+            _ => None,
+        },
     };
     let mut opened = locked.open(opts)?;
     let kept = opened.skip.total();

@@ -273,12 +273,14 @@ fn overlapped_run_loop_writes_what_the_sequential_one_does() {
             resume: false,
             filter: Default::default(),
             redact: Default::default(),
+            redact_entities: false,
         };
         let print = PrintOptions {
             format,
             byte_offsets: false,
             aggregation: tagger.aggregation,
             redact: Default::default(),
+            redact_json: None,
         };
         let mut opened = target.open(print, false).unwrap();
         let stats =

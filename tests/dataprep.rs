@@ -429,11 +429,14 @@ fn redaction_usage_errors_and_output_dir() {
     let o = tag(&["-f", "redact", "--redact-with", "hash"], "Angela\n");
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("needs a key"));
-    let o = tag(
-        &["-f", "redact", "--input-format", "jsonl"],
-        "{\"text\":\"x\"}\n",
-    );
-    assert_eq!(o.status.code(), Some(2));
+    for args in [
+        &["-f", "redact", "--input-format", "conll"][..],
+        &["--redact-entities"][..],
+        &["-f", "redact", "--redact-entities"][..],
+    ] {
+        let o = tag(args, "Angela\n");
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+    }
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.txt");
     std::fs::write(&input, "Angela Merkel met Emmanuel Macron in Paris.\n").unwrap();
@@ -457,4 +460,105 @@ fn redaction_usage_errors_and_output_dir() {
         std::fs::read_to_string(out_dir.join("in.txt")).unwrap(),
         written
     );
+}
+
+/// JSONL input: the text field redacted in place (every other field as it was), `entities` at
+/// offsets of the redacted text, untaggable objects written without their text, never dropped.
+#[test]
+fn jsonl_is_redacted_in_place() {
+    let objects: Vec<Value> = TEXT
+        .lines()
+        .enumerate()
+        .map(|(i, l)| serde_json::json!({"id": i, "body": l, "meta": {"src": "x", "n": [1, 2]}}))
+        .collect();
+    let mut input: String = objects.iter().map(|o| format!("{o}\n")).collect();
+    input.push_str("{\"id\": 99, \"body\": 5}\nnot json\n");
+    let plain = ok_or_3(&tag(
+        &[
+            "--input-format",
+            "jsonl",
+            "--text-field",
+            "body",
+            "-a",
+            "simple",
+        ],
+        &input,
+    ));
+    let plain = records(&plain);
+    for with in ["label", "mask", "remove"] {
+        let out = ok_or_3(&tag(
+            &[
+                "--input-format",
+                "jsonl",
+                "--text-field",
+                "body",
+                "-a",
+                "simple",
+                "-f",
+                "redact",
+                "--redact-with",
+                with,
+                "--redact-entities",
+            ],
+            &input,
+        ));
+        let recs = records(&out);
+        assert_eq!(
+            recs.len(),
+            objects.len() + 2,
+            "{with}: one record per input line"
+        );
+        for (i, (got, orig)) in recs.iter().zip(&objects).enumerate() {
+            assert_eq!(got["id"], orig["id"]);
+            assert_eq!(got["meta"], orig["meta"], "other fields pass through");
+            let ents = plain[i]["entities"].as_array().unwrap();
+            let text = orig["body"].as_str().unwrap();
+            let want = redacted(text, ents, &|label, span| match with {
+                "label" => format!("[{label}]"),
+                "mask" => "█".repeat(span.chars().count()),
+                _ => String::new(),
+            });
+            let body = got["body"].as_str().unwrap();
+            assert_eq!(body, want, "{with}, line {i}");
+            // Offsets into the redacted text: each entity's span there is its replacement.
+            let chars: Vec<char> = body.chars().collect();
+            let listed = got["entities"].as_array().unwrap();
+            assert_eq!(listed.len(), ents.len());
+            for e in listed {
+                let (s, t) = (
+                    e["start"].as_u64().unwrap() as usize,
+                    e["end"].as_u64().unwrap() as usize,
+                );
+                let span: String = chars[s..t].iter().collect();
+                assert_eq!(e["text"].as_str().unwrap(), span);
+                if with == "label" {
+                    assert_eq!(span, format!("[{}]", e["label"].as_str().unwrap()));
+                }
+            }
+        }
+        // The untaggable object keeps its other fields but not its text; the bad line is named.
+        let bad = &recs[objects.len()];
+        assert_eq!(bad["id"], 99);
+        assert!(
+            bad.get("body").is_none() && bad["error"].is_string(),
+            "{bad}"
+        );
+        let torn = &recs[objects.len() + 1];
+        assert!(
+            torn["error"].is_string() && torn.get("body").is_none(),
+            "{torn}"
+        );
+        assert!(!out.contains("not json"));
+    }
+}
+
+/// The output of a run that wrote error records (exit 3), or a failure.
+fn ok_or_3(o: &Output) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).unwrap()
 }

@@ -203,6 +203,11 @@ struct TagArgs {
     #[arg(long, value_enum, value_name = "HOW", default_value_t = RedactWithArg::Label)]
     redact_with: RedactWithArg,
 
+    /// With -f redact of JSONL input: add `entities`, with offsets (characters) into the
+    /// redacted text.
+    #[arg(long)]
+    redact_entities: bool,
+
     /// The key of --redact-with hash: equal keys give equal pseudonyms across files, shards and
     /// runs [default: $NER_TAG_REDACT_KEY].
     #[arg(long, value_name = "KEY")]
@@ -426,7 +431,11 @@ fn run_tag(args: TagArgs) -> anyhow::Result<Outcome> {
         (None, Some(dir)) => Target::PerSource(ner_tag::sources::output_paths(
             &inputs,
             dir,
-            format.extension(),
+            match (format, &args.input_format) {
+                // JSONL redacted in place is still JSONL.
+                (Format::Redact, InputFormatArg::Jsonl) => "jsonl",
+                _ => format.extension(),
+            },
         )?),
         (None, None) => Target::Stdout,
     };
@@ -470,6 +479,7 @@ fn run_tag(args: TagArgs) -> anyhow::Result<Outcome> {
         resume: args.resume,
         filter: args.filter.into_filter(),
         redact,
+        redact_entities: args.redact_entities,
     };
     let stats = pipeline::run(&cfg)?;
     if let Some(file) = stats_file {
@@ -488,9 +498,20 @@ fn redaction(args: &TagArgs) -> anyhow::Result<ner_tag::output::redact::Redactio
     use ner_tag::output::redact::Redaction;
     let usage = |m: &str| Err(ner_tag::error::Error::Usage(m.into()).into());
     if matches!(args.format, FormatArg::Redact)
-        && !matches!(args.input_format, InputFormatArg::Text)
+        && !matches!(
+            args.input_format,
+            InputFormatArg::Text | InputFormatArg::Jsonl
+        )
     {
-        return usage("-f redact writes text lines back: it takes --input-format text");
+        return usage(
+            "-f redact writes lines back: it takes --input-format text or jsonl (not conll)",
+        );
+    }
+    if args.redact_entities
+        && !(matches!(args.format, FormatArg::Redact)
+            && matches!(args.input_format, InputFormatArg::Jsonl))
+    {
+        return usage("--redact-entities goes with -f redact and --input-format jsonl");
     }
     Ok(match args.redact_with {
         RedactWithArg::Label => Redaction::Label,

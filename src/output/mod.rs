@@ -87,6 +87,8 @@ pub struct PrintOptions {
     pub aggregation: Aggregation,
     /// What `-f redact` replaces entities by.
     pub redact: redact::Redaction,
+    /// `-f redact` of JSONL input: the field redacted in place (and `entities` added or not).
+    pub redact_json: Option<redact::JsonRedaction>,
 }
 
 /// The hooks a run calls on its output, in this order: `begin`, then `record`/`error` per input
@@ -126,7 +128,12 @@ pub fn printer<W: Write + Send + 'static>(
         Format::Jsonl => Box::new(jsonl::Jsonl::new(sink, opts.byte_offsets)),
         Format::Conll => Box::new(conll::Conll::new(sink, opts.aggregation)),
         Format::Html => Box::new(html::Html::new(sink)),
-        Format::Redact => Box::new(redact::Redact::new(sink, opts.redact, opts.aggregation)),
+        Format::Redact => Box::new(redact::Redact::new(
+            sink,
+            opts.redact,
+            opts.aggregation,
+            opts.redact_json,
+        )),
     }
 }
 

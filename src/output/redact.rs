@@ -2,14 +2,17 @@
 //! replaced — by `[TYPE]`, a same-length `█` mask, nothing, or a keyed pseudonym `TYPE_3f2a9c` —
 //! and every other byte as it was read (a UTF-8 BOM, CRLF or LF endings, a last line without
 //! one). A line that could not be tagged is never passed through: an `# error: LINE: MESSAGE`
-//! line is written in its place.
+//! line is written in its place. JSONL input: each object written back with its text field
+//! redacted in place, every other field as it was, and (`--redact-entities`) an `entities` list
+//! whose offsets are characters of the redacted text; an untaggable object is written without
+//! its text field, with `error`.
 
 use std::io::Write;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{char_to_byte, ErrorRecord, Printer, Sink, TaggedRecord};
+use super::{char_to_byte, ErrorRecord, InputKind, Printer, Sink, TaggedRecord};
 use crate::decode::{tags, Aggregation};
 use crate::error::Result;
 
@@ -35,16 +38,41 @@ pub struct Redact<W: Write> {
     sink: Sink<W>,
     with: Redaction,
     aggregation: Aggregation,
+    /// JSONL input: the text field redacted in place.
+    json: Option<JsonRedaction>,
+}
+
+/// How JSONL records are redacted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonRedaction {
+    pub text_field: String,
+    /// Add `entities`, in characters of the redacted text.
+    pub entities: bool,
 }
 
 impl<W: Write> Redact<W> {
-    pub fn new(sink: Sink<W>, with: Redaction, aggregation: Aggregation) -> Self {
+    pub fn new(
+        sink: Sink<W>,
+        with: Redaction,
+        aggregation: Aggregation,
+        json: Option<JsonRedaction>,
+    ) -> Self {
         Self {
             sink,
             with,
             aggregation,
+            json,
         }
     }
+}
+
+/// Where a replacement landed in the redacted text (characters), and what it replaced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replaced {
+    pub label: String,
+    pub start: usize,
+    pub end: usize,
+    pub score: f32,
 }
 
 /// The pseudonym of `text` under `key`: `kind` and 6 hex digits of its HMAC-SHA256.
@@ -63,9 +91,21 @@ pub fn redact(
     with: &Redaction,
     aggregation: Aggregation,
 ) -> String {
+    redact_spans(text, entities, with, aggregation).0
+}
+
+/// [`redact`], and where each replacement sits in the redacted text.
+pub fn redact_spans(
+    text: &str,
+    entities: &[crate::decode::Entity],
+    with: &Redaction,
+    aggregation: Aggregation,
+) -> (String, Vec<Replaced>) {
     let bytes = char_to_byte(text);
     let at = |c: usize| bytes[c.min(bytes.len() - 1)];
     let mut out = String::with_capacity(text.len());
+    let mut spans = Vec::with_capacity(entities.len());
+    let mut out_chars = 0; // characters written to `out`
     let mut done = 0; // characters of `text` already copied or replaced
     for e in entities {
         let start = e.start.max(done);
@@ -73,6 +113,8 @@ pub fn redact(
             continue;
         }
         out.push_str(&text[at(done)..at(start)]);
+        out_chars += start - done;
+        let before = out.len();
         let kind = if aggregation == Aggregation::None {
             tags::entity_type(&e.label)
         } else {
@@ -89,14 +131,48 @@ pub fn redact(
             Redaction::Remove => {}
             Redaction::Hash(key) => out.push_str(&pseudonym(key, kind, span)),
         }
+        let written = out[before..].chars().count();
+        spans.push(Replaced {
+            label: e.label.clone(),
+            start: out_chars,
+            end: out_chars + written,
+            score: e.score,
+        });
+        out_chars += written;
         done = e.end;
     }
     out.push_str(&text[at(done)..]);
-    out
+    (out, spans)
 }
 
 impl<W: Write> Printer for Redact<W> {
     fn record(&mut self, rec: &TaggedRecord) -> Result<()> {
+        if let (Some(json), InputKind::Json(object)) = (&self.json, &rec.input) {
+            let (text, spans) = redact_spans(rec.text, rec.entities, &self.with, self.aggregation);
+            let mut object = (*object).clone();
+            if json.entities {
+                let list: Vec<serde_json::Value> = spans
+                    .iter()
+                    .map(|r| {
+                        let t: String = text.chars().skip(r.start).take(r.end - r.start).collect();
+                        let score = r
+                            .score
+                            .to_string()
+                            .parse::<f64>()
+                            .unwrap_or(f64::from(r.score));
+                        serde_json::json!({"text": t, "label": r.label, "start": r.start,
+                                           "end": r.end, "score": score})
+                    })
+                    .collect();
+                object.insert("entities".into(), list.into());
+            }
+            object.insert(json.text_field.clone(), text.into());
+            return self.sink.emit(|buf| {
+                serde_json::to_writer(&mut *buf, &object)?;
+                buf.push(b'\n');
+                Ok(())
+            });
+        }
         let text = redact(rec.text, rec.entities, &self.with, self.aggregation);
         let framing = rec.framing;
         self.sink.emit(|buf| {
@@ -111,6 +187,25 @@ impl<W: Write> Printer for Redact<W> {
 
     /// `# error: [FILE:]LINE: MESSAGE` and a newline, in place of the line (escaped as CoNLL's).
     fn error(&mut self, err: &ErrorRecord) -> Result<()> {
+        if let Some(json) = &self.json {
+            // Never the text unredacted: the object without its text field, or where the line
+            // is not an object, where it was.
+            let mut object = err.object.cloned().unwrap_or_else(|| {
+                let mut m = serde_json::Map::new();
+                if let Some(f) = err.file {
+                    m.insert("file".into(), f.into());
+                }
+                m.insert("line".into(), err.line.into());
+                m
+            });
+            object.remove(&json.text_field);
+            object.insert("error".into(), err.msg.into());
+            return self.sink.emit(|buf| {
+                serde_json::to_writer(&mut *buf, &object)?;
+                buf.push(b'\n');
+                Ok(())
+            });
+        }
         let comment = super::conll::error_comment(err);
         self.sink.emit(|buf| writeln!(buf, "{comment}"))
     }
