@@ -24,6 +24,7 @@ ap.add_argument("--quick", action="store_true", help="small model only, no ONNX 
 ap.add_argument("--avx2-binary", help="a build without gemm's x86-v4: adds the forced-AVX2 rows")
 ap.add_argument("--families", action="store_true",
                 help="adds random-weight ModernBERT-base and DeBERTa-v3-base shapes (tokenizers of the fixtures)")
+ap.add_argument("--families-only", action="store_true", help="--families without the other rows and F1")
 args = ap.parse_args()
 os.makedirs(args.work, exist_ok=True)
 THREADS = 2
@@ -104,6 +105,8 @@ if not args.quick:
                            vocab_size=250002), torch.float16)
     runs += [("distilbert-base (f32, random)", db, f"valid[:{args.base_lines}]"),
              ("xlmr-base shape (f16, random)", xb, f"valid[:{args.base_lines}]")]
+if args.families_only:
+    args.families, args.quick, runs = True, True, []
 if args.families:
     fixtures = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "models")
     # answerdotai/ModernBERT-base's shape: 22 layers, GeGLU 1152, local window 128, 8,192 positions.
@@ -252,7 +255,9 @@ for label, corpus, n, tokens, flops, m, lat, size in rows:
           f"| {q:.1f} | **{q / p:.2f}x** | {tokens / m['f32']:.0f} / {tokens / m['int8']:.0f} "
           f"| {mb(m['rss32'])} / {mb(m['rss8'])} MB ({size:.0f}; {1.1 * size + 150:.0f} MB) | {lat * 1000:.0f} ms |")
 
-f1 = f1_of(small); f1q = f1_of(small, ["--quantize", "int8"])
+f1 = f1q = float("nan") if args.families_only else None
+if f1 is None:
+    f1 = f1_of(small); f1q = f1_of(small, ["--quantize", "int8"])
 print(f"\nner-tag eval, CoNLL-2003 valid, bert-minilm: F1 f32 {f1:.4f}, int8 {f1q:.4f} "
       f"({100 * (f1q - f1):+.2f} points)")
 if args.avx2_binary:
