@@ -22,6 +22,8 @@ ap.add_argument("--runs", type=int, default=3)
 ap.add_argument("--base-lines", type=int, default=500)
 ap.add_argument("--quick", action="store_true", help="small model only, no ONNX Runtime")
 ap.add_argument("--avx2-binary", help="a build without gemm's x86-v4: adds the forced-AVX2 rows")
+ap.add_argument("--families", action="store_true",
+                help="adds random-weight ModernBERT-base and DeBERTa-v3-base shapes (tokenizers of the fixtures)")
 args = ap.parse_args()
 os.makedirs(args.work, exist_ok=True)
 THREADS = 2
@@ -83,6 +85,15 @@ def random_model(name, src, cfg_update, dtype):
     return d
 
 
+def with_window(d, n):
+    """Sets the copied tokenizer's model_max_length (the fixtures' are tiny) to the model's own."""
+    p = os.path.join(d, "tokenizer_config.json")
+    c = json.load(open(p))
+    c["model_max_length"] = n
+    json.dump(c, open(p, "w"), indent=1)
+    return d
+
+
 small = os.path.join(args.shared, "models/bert-minilm-conll03")
 runs = [("bert-minilm (f32, 22M)", small, "valid"), ("bert-minilm (f32, 22M)", small, "docs40")]
 if not args.quick:
@@ -93,6 +104,23 @@ if not args.quick:
                            vocab_size=250002), torch.float16)
     runs += [("distilbert-base (f32, random)", db, f"valid[:{args.base_lines}]"),
              ("xlmr-base shape (f16, random)", xb, f"valid[:{args.base_lines}]")]
+if args.families:
+    fixtures = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "models")
+    # answerdotai/ModernBERT-base's shape: 22 layers, GeGLU 1152, local window 128, 8,192 positions.
+    mb_ = with_window(random_model("modernbert-base-shape-random", os.path.join(fixtures, "tiny-modernbert-long"),
+                                   dict(hidden_size=768, intermediate_size=1152, num_attention_heads=12,
+                                        num_hidden_layers=22, local_attention=128, max_position_embeddings=8192,
+                                        vocab_size=50368, initializer_range=0.02,
+                                        layer_types=["sliding_attention" if i % 3 else "full_attention"
+                                                     for i in range(22)],
+                                        ), torch.float32), 8192)
+    # microsoft/deberta-v3-base's shape: 12 layers, 256 position buckets, 512 positions.
+    dv = with_window(random_model("deberta-v3-base-shape-random", os.path.join(fixtures, "tiny-deberta-v3"),
+                                  dict(hidden_size=768, intermediate_size=3072, num_attention_heads=12,
+                                       num_hidden_layers=12, position_buckets=256, max_position_embeddings=512,
+                                       vocab_size=128100, initializer_range=0.02), torch.float32), 512)
+    runs += [("ModernBERT-base shape (f32, random)", mb_, f"valid[:{args.base_lines}]"),
+             ("DeBERTa-v3-base shape (f32, random)", dv, f"valid[:{args.base_lines}]")]
 
 
 # ---- measurements ---------------------------------------------------------------------------
@@ -139,6 +167,8 @@ def model_flops(model, lines):
     h = cfg.get("hidden_size") or cfg["dim"]
     inter = cfg.get("intermediate_size") or cfg["hidden_dim"]
     layers = cfg.get("num_hidden_layers") or cfg["n_layers"]
+    if cfg.get("model_type") == "modernbert":
+        inter = inter * 3 // 2  # GeGLU: Wi is (h, 2·inter), Wo (inter, h)
     tok = AutoTokenizer.from_pretrained(model)
     total_tokens, flops = 0, 0
     for line in lines:

@@ -60,8 +60,9 @@ impl TextTokenizer {
     pub fn load(dir: &Path) -> Result<(Self, TokenizerInfo)> {
         let config = read_tokenizer_config(dir)?;
         let inner = crate::tokenizer_files::load(dir, &config)?;
+        let generic = crate::tokenizer_files::generic_backend(dir, &config);
         let config = crate::tokenizer_files::with_class_defaults(dir, config);
-        Self::from_parts(inner, &config)
+        Self::from_parts(inner, &config, generic)
     }
 
     /// The tokenizer of the built-in model, from the bytes of its `tokenizer.json` and
@@ -80,17 +81,24 @@ impl TextTokenizer {
                 format!("not valid JSON: {e}"),
             )
         })?;
-        Self::from_parts(inner, &config)
+        Self::from_parts(inner, &config, false) // WordPiece: no byte-level flags
     }
 
-    fn from_parts(mut inner: Tokenizer, config: &Value) -> Result<(Self, TokenizerInfo)> {
+    /// `generic`: the tokenizer is used as tokenizer.json says, as `transformers`' generic backend
+    /// does (see [`crate::tokenizer_files::generic_backend`]).
+    fn from_parts(
+        mut inner: Tokenizer,
+        config: &Value,
+        generic: bool,
+    ) -> Result<(Self, TokenizerInfo)> {
         // Truncation/padding baked into tokenizer.json would silently cut or pad lines: windows set their own.
         inner.with_padding(None);
         inner
             .with_truncation(None)
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        // `RobertaTokenizer` & co. rebuild their pipeline from tokenizer_config.json's flags.
-        let flag = |k: &str| config.get(k).and_then(Value::as_bool);
+        // `RobertaTokenizer` & co. rebuild their pipeline from tokenizer_config.json's flags; the
+        // generic backend keeps tokenizer.json's.
+        let flag = |k: &str| config.get(k).and_then(Value::as_bool).filter(|_| !generic);
         let (prefix, trim) = (flag("add_prefix_space"), flag("trim_offsets"));
         let mut post = inner.get_post_processor().cloned();
         if let Some(pre) = inner.get_pre_tokenizer().cloned() {
@@ -100,8 +108,10 @@ impl TextTokenizer {
             }
         }
         inner.with_post_processor(None::<PostProcessorWrapper>);
+        // Pre-split words: `RobertaTokenizer` & co. need `add_prefix_space=True` for them; the
+        // generic backend encodes each word as it is.
         let words_with_prefix = match inner.get_pre_tokenizer().cloned() {
-            Some(pre) if byte_level_prefix(&pre) == Some(false) => {
+            Some(pre) if !generic && byte_level_prefix(&pre) == Some(false) => {
                 let mut words = inner.clone();
                 words.with_pre_tokenizer(byte_level_with(pre, Some(true), None));
                 Some((words, post.clone().map(|p| post_with(p, Some(true), None))))
@@ -207,7 +217,7 @@ impl TextTokenizer {
 
     /// The windows of a pre-tokenized sentence (`is_split_into_words`): offsets are within each
     /// word. Byte-level BPE tokenizers encode each word with a prefix space whatever their own
-    /// `add_prefix_space` says.
+    /// `add_prefix_space` says, except under the generic backend (ModernBERT), as `transformers`.
     pub fn windows_of_words(&self, words: &[&str]) -> Result<Vec<Window>> {
         let (tok, post) = match &self.words_with_prefix {
             Some((tok, post)) => (tok, post.as_ref()),

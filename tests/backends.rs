@@ -49,7 +49,7 @@ fn max_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
 /// Largest int8-vs-f32 logit difference allowed on the fixtures' random windows. Measured
 /// 2026-12-01 (AMD EPYC Zen 5, avx512-vnni int8 kernel; every int8 kernel computes the same
 /// integers, so the figure does not depend on which one runs): at most 0.389, on
-/// tiny-roberta-bpe-prefix (logits up to 5.97; the others 0.098–0.367), with
+/// tiny-roberta-bpe-prefix (logits up to 5.97; the other 14 fixtures 0.098–0.367), with
 /// `cargo test --test backends native_matches_candle_on_every_fixture -- --nocapture`, which
 /// prints each fixture's figure. The bound leaves ~30% headroom; the former one, 0.25 × the
 /// largest logit, allowed up to 1.7.

@@ -1,6 +1,7 @@
 """GPU proof of ner-tag: parity with the CPU reference, F1 per dtype, speed against the transformers
 pipeline on the same GPU. Run by scripts/gpu-check.sh (which finds the CUDA libraries and unpacks
-the binary); prints one table, writes it (and the raw figures) under --out, exits 1 on a failure.
+the binary); also runs every fixture checkpoint of tests/fixtures/models (one per family and
+layout) against the entities `transformers` recorded for it; prints one table, writes it (and the raw figures) under --out, exits 1 on a failure.
 
 usage: python3 scripts/gpu/check.py BIN BUNDLE --out DIR [--quick]
 """
@@ -128,6 +129,48 @@ for dtype in ("f32", "f16", "bf16"):
     v = verdict(d <= 0.1, f"F1 {dtype}")
     add_row(("F1", f"GPU {dtype} (Δ vs {'CPU' if dtype == 'f32' else 'GPU f32'} {d:.3f} pt)",
                  f"{f1[dtype]:.4f}", v + " (≤ 0.1 pt)"))
+
+
+# ---- every family on the GPU: the random-weight fixtures against transformers ---------------
+def fixture_parity():
+    """Each fixture checkpoint of tests/fixtures/models (BERT, DistilBERT f16, XLM-R, RoBERTa BPE, ELECTRA,
+    DeBERTa-v3, ModernBERT, ...) on CUDA, all five strategies with the stride generate.py used, against
+    the pipeline's entities it recorded (expected/<strategy>.jsonl): f32 must give identical spans and
+    scores within 1e-3; f16/bf16 are reported (random weights put many scores near ties)."""
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures")
+    inputs = os.path.join(root, "inputs.txt")
+    lines = open(inputs, encoding="utf-8").read().split("\n")
+    models = os.path.join(root, "models")
+    for name in sorted(os.listdir(models)):
+        d = os.path.join(models, name)
+        if not os.path.isdir(os.path.join(d, "expected")) or not os.path.exists(os.path.join(d, "expected", "simple.jsonl")):
+            continue
+        for dtype in ("f32", "f16", "bf16"):
+            same = total = 0
+            worst = 0.0
+            for agg in ("none", "simple", "first", "average", "max"):
+                exp = [json.loads(l) for l in open(os.path.join(d, "expected", f"{agg}.jsonl"), encoding="utf-8")]
+                p, _ = ner_tag("--device", "cuda", "--dtype", dtype, "-m", d, "-a", agg, "--stride", 12, inputs)
+                got = [json.loads(l) for l in p.stdout.splitlines()]
+                for rec in exp:
+                    g = got[rec["line"]]["entities"] if rec["line"] < len(got) else []
+                    a = [(e["label"], e["start"], e["end"]) for e in rec["entities"]]
+                    b = [(e["label"], e["start"], e["end"]) for e in g]
+                    total += 1
+                    if a == b:
+                        same += 1
+                        for x, y in zip(rec["entities"], g):
+                            worst = max(worst, abs(x["score"] - y["score"]))
+            if dtype == "f32":
+                v = verdict(same == total and worst < 1e-3, f"fixture {name} f32")
+            else:
+                v = "info"
+            add_row(("fixtures vs transformers", f"{name} --dtype {dtype}, 5 strategies: identical lines, max score diff",
+                     f"{same}/{total}, {worst:.1e}", v + (" (all, < 1e-3)" if dtype == "f32" else "")))
+
+
+log("every family: fixture checkpoints against transformers on the GPU")
+fixture_parity()
 
 
 # ---- speed ----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ use candle_nn::{Linear, VarBuilder};
 
 use super::config::{Architecture, ModelConfig};
 use super::layers::candle::{self as layers, EncoderBlock};
+use super::layers::candle_modernbert::ModernBertEncoder;
 use super::layers::BlockConfig;
 use super::{bert, deberta_v2, distilbert, electra, xlm_roberta};
 
@@ -15,11 +16,19 @@ enum Embeddings {
     Electra(electra::ElectraEmbeddings),
 }
 
+enum Body {
+    /// Embeddings, then post-LayerNorm blocks (BERT, DistilBERT, XLM-R, ELECTRA, DeBERTa-v2).
+    PostNorm {
+        embeddings: Embeddings,
+        blocks: Vec<EncoderBlock>,
+    },
+    ModernBert(ModernBertEncoder),
+}
+
 /// The classifier as candle tensors: what runs on CUDA, and the reference for the native backend.
 pub struct CandleEncoder {
     cfg: ModelConfig,
-    embeddings: Embeddings,
-    blocks: Vec<EncoderBlock>,
+    body: Body,
     classifier: Linear,
     device: Device,
 }
@@ -37,6 +46,10 @@ impl CandleEncoder {
         };
         let mut rel_emb = None;
         let (embeddings, names, blocks_at) = match cfg.arch {
+            Architecture::ModernBert => {
+                let body = Body::ModernBert(ModernBertEncoder::load(&enc, &vb, &cfg)?);
+                return Self::with_body(cfg, body, &vb, device);
+            }
             Architecture::DebertaV2 => {
                 let opts = cfg
                     .deberta
@@ -75,6 +88,15 @@ impl CandleEncoder {
                 EncoderBlock::load_relative(vb, names, &block_cfg, rel_emb.as_ref())
             })
             .collect::<candle_core::Result<Vec<_>>>()?;
+        Self::with_body(cfg, Body::PostNorm { embeddings, blocks }, &vb, device)
+    }
+
+    fn with_body(
+        cfg: ModelConfig,
+        body: Body,
+        vb: &VarBuilder,
+        device: &Device,
+    ) -> candle_core::Result<Self> {
         let classifier = layers::linear(vb.pp("classifier"), cfg.hidden_size, cfg.labels.len())
             .map_err(|e| {
                 candle_core::Error::Msg(format!(
@@ -84,8 +106,7 @@ impl CandleEncoder {
             })?;
         Ok(Self {
             cfg,
-            embeddings,
-            blocks,
+            body,
             classifier,
             device: device.clone(),
         })
@@ -99,12 +120,17 @@ impl CandleEncoder {
         mask: &Tensor,
         positions: &Tensor,
     ) -> candle_core::Result<Tensor> {
-        let x = match &self.embeddings {
-            Embeddings::Bert(e) => e.forward(ids, positions)?,
-            Embeddings::DistilBert(e) => e.forward(ids, positions)?,
-            Embeddings::Electra(e) => e.forward(ids, positions)?,
+        let hidden = match &self.body {
+            Body::PostNorm { embeddings, blocks } => {
+                let x = match embeddings {
+                    Embeddings::Bert(e) => e.forward(ids, positions)?,
+                    Embeddings::DistilBert(e) => e.forward(ids, positions)?,
+                    Embeddings::Electra(e) => e.forward(ids, positions)?,
+                };
+                layers::encode(blocks, x, mask)?
+            }
+            Body::ModernBert(m) => m.forward(ids, mask)?,
         };
-        let hidden = layers::encode(&self.blocks, x, mask)?;
         self.classifier.forward(&hidden)?.to_dtype(DType::F32)
     }
 

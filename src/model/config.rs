@@ -17,6 +17,9 @@ pub enum Architecture {
     Electra,
     /// DeBERTa-v2 and v3: relative (disentangled) attention, see [`super::deberta_v2`].
     DebertaV2,
+    /// ModernBERT: pre-norm blocks, RoPE, GeGLU, global and local attention, see
+    /// [`super::modernbert`].
+    ModernBert,
 }
 
 pub const SUPPORTED_MODEL_TYPES: &[&str] = &[
@@ -27,6 +30,7 @@ pub const SUPPORTED_MODEL_TYPES: &[&str] = &[
     "camembert",
     "electra",
     "deberta-v2",
+    "modernbert",
 ];
 
 impl Architecture {
@@ -37,6 +41,7 @@ impl Architecture {
             "xlm-roberta" | "roberta" | "camembert" => Some(Self::XlmRoberta),
             "electra" => Some(Self::Electra),
             "deberta-v2" => Some(Self::DebertaV2),
+            "modernbert" => Some(Self::ModernBert),
             _ => None,
         }
     }
@@ -49,6 +54,15 @@ impl Architecture {
             Self::XlmRoberta => "roberta",
             Self::Electra => "electra",
             Self::DebertaV2 => "deberta",
+            Self::ModernBert => super::modernbert::PREFIX,
+        }
+    }
+
+    /// The word embedding table's name below the encoder prefix.
+    pub fn word_embeddings(self) -> &'static str {
+        match self {
+            Self::ModernBert => "embeddings.tok_embeddings.weight",
+            _ => "embeddings.word_embeddings.weight",
         }
     }
 }
@@ -74,6 +88,8 @@ pub struct ModelConfig {
     pub labels: Vec<String>,
     /// The DeBERTa-v2 options; `None` for the other families.
     pub deberta: Option<super::deberta_v2::Options>,
+    /// The ModernBERT options; `None` for the other families.
+    pub modernbert: Option<super::modernbert::Options>,
 }
 
 impl ModelConfig {
@@ -113,6 +129,7 @@ impl ModelConfig {
             default.ok_or_else(|| format!("missing \"{}\"", keys[0]))
         };
         let distil = arch == Architecture::DistilBert;
+        let modern = arch == Architecture::ModernBert;
         let (hidden, layers, heads, inter) = if distil {
             (
                 int(&["dim"], Some(768))?,
@@ -123,9 +140,12 @@ impl ModelConfig {
         } else {
             (
                 int(&["hidden_size"], Some(768))?,
-                int(&["num_hidden_layers"], Some(12))?,
+                int(&["num_hidden_layers"], Some(if modern { 22 } else { 12 }))?,
                 int(&["num_attention_heads"], Some(12))?,
-                int(&["intermediate_size"], Some(3072))?,
+                int(
+                    &["intermediate_size"],
+                    Some(if modern { 1152 } else { 3072 }),
+                )?,
             )
         };
         // Named as this family's config.json spells them.
@@ -155,10 +175,10 @@ impl ModelConfig {
             ));
         }
         let deberta = arch == Architecture::DebertaV2;
-        let default_pad = if arch == Architecture::XlmRoberta {
-            1
-        } else {
-            0
+        let default_pad = match arch {
+            Architecture::XlmRoberta => 1,
+            Architecture::ModernBert => 50283,
+            _ => 0,
         };
         // ELECTRA's own default (`ElectraConfig.embedding_size`) is 128, not the hidden size.
         let embedding_size = if arch == Architecture::Electra {
@@ -166,14 +186,21 @@ impl ModelConfig {
         } else {
             hidden
         };
-        let act_key = if distil { "activation" } else { "hidden_act" };
+        let act_key = match arch {
+            Architecture::DistilBert => "activation",
+            Architecture::ModernBert => "hidden_activation",
+            _ => "hidden_act",
+        };
         let hidden_act = v
             .get(act_key)
             .and_then(Value::as_str)
             .unwrap_or("gelu")
             .to_string();
-        let max_positions = int(&["max_position_embeddings"], Some(512))?;
-        let vocab_size = int(&["vocab_size"], None)?;
+        let max_positions = int(
+            &["max_position_embeddings"],
+            Some(if modern { 8192 } else { 512 }),
+        )?;
+        let vocab_size = int(&["vocab_size"], modern.then_some(50368))?;
         for (key, n) in [
             ("embedding_size", embedding_size),
             ("max_position_embeddings", max_positions),
@@ -191,6 +218,12 @@ impl ModelConfig {
         }
         let pad_token_id = u32::try_from(pad_token_id)
             .map_err(|_| format!("\"pad_token_id\" {pad_token_id} does not fit 32 bits"))?;
+        let modernbert = match modern {
+            true => Some(super::modernbert::Options::from_json(
+                v, layers, hidden, heads,
+            )?),
+            false => None,
+        };
         let deberta_opts = if deberta {
             Some(super::deberta_v2::Options::from_json(
                 v,
@@ -209,19 +242,24 @@ impl ModelConfig {
             num_heads: heads,
             intermediate_size: inter,
             max_position_embeddings: max_positions,
-            type_vocab_size: if distil {
+            type_vocab_size: if distil || modern {
                 0
             } else {
                 int(&["type_vocab_size"], Some(if deberta { 0 } else { 2 }))?
             },
             layer_norm_eps: v
-                .get("layer_norm_eps")
+                .get(if modern { "norm_eps" } else { "layer_norm_eps" })
                 .and_then(Value::as_f64)
-                .unwrap_or(if deberta { 1e-7 } else { 1e-12 }),
+                .unwrap_or(match arch {
+                    Architecture::DebertaV2 => 1e-7,
+                    Architecture::ModernBert => 1e-5,
+                    _ => 1e-12,
+                }),
             pad_token_id,
             hidden_act,
             labels: parse_id2label(v)?,
             deberta: deberta_opts,
+            modernbert,
         };
         cfg.check_sizes(hidden_key, layers_key, heads_key, inter_key)?;
         Ok(cfg)
@@ -284,9 +322,10 @@ impl ModelConfig {
             "attention projections",
             &[("", 4), (hidden_key, h), (hidden_key, h)],
         )?;
+        // Two matrices, three for ModernBERT's GeGLU: three as the bound.
         let ffn = bytes(
             "feed-forward",
-            &[("", 2), (hidden_key, h), (inter_key, inter)],
+            &[("", 3), (hidden_key, h), (inter_key, inter)],
         )?;
         let layer = add(attention, "feed-forward", ffn)?;
         let mut total = layer
@@ -339,8 +378,9 @@ impl ModelConfig {
             Architecture::XlmRoberta => self
                 .max_position_embeddings
                 .saturating_sub(self.pad_token_id as usize + 1),
-            // DeBERTa's relative positions are clamped or bucketed, so it could run longer, but
-            // it is held to `max_position_embeddings`, the length it was trained for.
+            // DeBERTa's relative positions are clamped or bucketed and ModernBERT's rotary, so
+            // both could run longer, but they are held to `max_position_embeddings`, the length
+            // they were trained for.
             _ => self.max_position_embeddings,
         }
     }

@@ -14,6 +14,7 @@ pub mod distilbert;
 pub mod electra;
 pub mod kernels;
 pub mod layers;
+pub mod modernbert;
 pub mod native;
 pub mod store;
 pub mod weights;
@@ -122,12 +123,13 @@ impl TokenClassifier {
     }
 }
 
-/// The prefix the encoder's weights sit under (`bert`, `distilbert`, `roberta`, `electra`), or `None` for
+/// The prefix the encoder's weights sit under (`bert`, `distilbert`, `roberta`, `electra`, `deberta`,
+/// `model`), or `None` for
 /// exports that drop it: both layouts are accepted. `contains` asks whether a tensor exists.
 pub(crate) fn encoder_prefix(
     cfg: &ModelConfig,
     contains: impl Fn(&str) -> bool,
 ) -> Option<&'static str> {
     let prefix = cfg.arch.weight_prefix();
-    contains(&format!("{prefix}.embeddings.word_embeddings.weight")).then_some(prefix)
+    contains(&format!("{prefix}.{}", cfg.arch.word_embeddings())).then_some(prefix)
 }

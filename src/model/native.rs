@@ -12,9 +12,10 @@ use super::config::{Architecture, ModelConfig};
 use super::layers::block::{EncoderBlock, Scratch};
 use super::layers::linear::{Linear, Precision};
 use super::layers::norm::LayerNorm;
-use super::layers::{BlockConfig, BlockNames};
+use super::layers::prenorm::{PreNormBlock, PreNormScratch};
+use super::layers::{Activation, BlockConfig, BlockNames};
 use super::store::{Store, Table, Weights};
-use super::{bert, deberta_v2, distilbert, electra, xlm_roberta};
+use super::{bert, deberta_v2, distilbert, electra, modernbert, xlm_roberta};
 
 thread_local! {
     /// Activations and scratch of the forward passes on this thread, kept between batches so
@@ -30,6 +31,7 @@ struct Buffers {
     emb: Vec<f32>,
     logits: Vec<f32>,
     scratch: Scratch,
+    pre: PreNormScratch,
 }
 
 /// Embedding tables: word + position (+ token type 0), then LayerNorm, `width` wide; then, in
@@ -45,6 +47,24 @@ struct Embeddings {
     project: Option<Linear>,
 }
 
+enum Blocks {
+    /// BERT, DistilBERT, XLM-R, ELECTRA, DeBERTa-v2.
+    PostNorm(Vec<EncoderBlock>),
+    /// ModernBERT, followed by its `final_norm` and head.
+    PreNorm {
+        blocks: Vec<PreNormBlock>,
+        final_norm: LayerNorm,
+        head: Head,
+    },
+}
+
+/// `ModernBertPredictionHead`: `norm(act(dense(x)))`.
+struct Head {
+    dense: Linear,
+    act: Activation,
+    norm: LayerNorm,
+}
+
 pub struct NativeEncoder {
     arch: Architecture,
     hidden: usize,
@@ -53,12 +73,15 @@ pub struct NativeEncoder {
     pad: u32,
     labels: usize,
     embeddings: Embeddings,
-    blocks: Vec<EncoderBlock>,
+    blocks: Blocks,
     classifier: Linear,
 }
 
 impl NativeEncoder {
     pub fn load(cfg: &ModelConfig, store: &Store, p: Precision) -> Result<Self, String> {
+        if let Some(o) = &cfg.modernbert {
+            return Self::load_modernbert(cfg, o, store, p);
+        }
         let block_cfg = BlockConfig::from_model(cfg)?;
         let (h, e) = (cfg.hidden_size, cfg.embedding_size);
         let root = Weights::new(store);
@@ -79,6 +102,7 @@ impl NativeEncoder {
         };
         let (names, blocks_at, token_type, eps): (&BlockNames, _, _, _) = match cfg.arch {
             Architecture::DistilBert => (&distilbert::BLOCK_NAMES, distilbert::BLOCKS, None, 1e-12),
+            Architecture::ModernBert => unreachable!("ModernBERT loads in load_modernbert"),
             Architecture::Bert
             | Architecture::XlmRoberta
             | Architecture::Electra
@@ -129,13 +153,6 @@ impl NativeEncoder {
                 }
             })
             .collect::<Result<Vec<_>, String>>()?;
-        let classifier = Linear::load(&root.pp("classifier"), h, cfg.labels.len(), Precision::F32)
-            .map_err(|e| {
-                format!(
-                    "classifier does not match the {} labels of id2label: {e}",
-                    cfg.labels.len()
-                )
-            })?;
         Ok(Self {
             arch: cfg.arch,
             hidden: h,
@@ -151,8 +168,65 @@ impl NativeEncoder {
                 norm,
                 project,
             },
-            blocks,
-            classifier,
+            blocks: Blocks::PostNorm(blocks),
+            classifier: classifier(&root, cfg)?,
+        })
+    }
+
+    fn load_modernbert(
+        cfg: &ModelConfig,
+        o: &modernbert::Options,
+        store: &Store,
+        p: Precision,
+    ) -> Result<Self, String> {
+        let block_cfg = BlockConfig::from_model(cfg)?;
+        let h = cfg.hidden_size;
+        let eps = cfg.layer_norm_eps;
+        let root = Weights::new(store);
+        let enc = match super::encoder_prefix(cfg, |name| root.contains(name)) {
+            Some(prefix) => root.pp(prefix),
+            None => root.clone(),
+        };
+        let emb = enc.pp("embeddings");
+        let blocks = (0..cfg.num_layers)
+            .into_par_iter()
+            .map(|i| {
+                let w = enc.pp(format!("{}.{i}", modernbert::BLOCKS));
+                PreNormBlock::load(&w, i, &block_cfg, o, p, cfg.max_tokens())
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let head = root.pp(modernbert::HEAD);
+        Ok(Self {
+            arch: cfg.arch,
+            hidden: h,
+            vocab: cfg.vocab_size,
+            max_positions: usize::MAX,
+            pad: cfg.pad_token_id,
+            labels: cfg.labels.len(),
+            embeddings: Embeddings {
+                width: h,
+                words: emb.table(cfg.vocab_size, h, "tok_embeddings.weight")?,
+                positions: Vec::new(),
+                token_type: None,
+                norm: LayerNorm::load_with_bias(&emb.pp("norm"), h, eps, o.norm_bias)?,
+                project: None,
+            },
+            blocks: Blocks::PreNorm {
+                blocks,
+                final_norm: LayerNorm::load_with_bias(&enc.pp("final_norm"), h, eps, o.norm_bias)?,
+                head: Head {
+                    dense: Linear::load_with_bias(
+                        &head.pp("dense"),
+                        h,
+                        h,
+                        Precision::F32,
+                        o.classifier_bias,
+                    )?,
+                    act: o.classifier_act,
+                    norm: LayerNorm::load_with_bias(&head.pp("norm"), h, eps, o.norm_bias)?,
+                },
+            },
+            classifier: classifier(&root, cfg)?,
         })
     }
 
@@ -195,6 +269,7 @@ impl NativeEncoder {
             emb,
             logits,
             scratch,
+            pre,
         } = b;
         let h = self.hidden;
         x.clear();
@@ -208,8 +283,28 @@ impl NativeEncoder {
                 project.forward(emb, m, x);
             }
         }
-        for block in &self.blocks {
-            block.forward(x, m, spans, scratch);
+        match &self.blocks {
+            Blocks::PostNorm(blocks) => {
+                for block in blocks {
+                    block.forward(x, m, spans, scratch);
+                }
+            }
+            Blocks::PreNorm {
+                blocks,
+                final_norm,
+                head,
+            } => {
+                for block in blocks {
+                    block.forward(x, m, spans, pre);
+                }
+                final_norm.forward(x);
+                // The head's dense layer needs its input intact: `emb` is free by now.
+                emb.clear();
+                emb.extend_from_slice(x);
+                head.dense.forward(emb, m, x);
+                head.act.apply_in_place(x);
+                head.norm.forward(x);
+            }
         }
         logits.clear();
         logits.resize(m * self.labels, 0.0);
@@ -260,4 +355,11 @@ impl NativeEncoder {
         e.norm.forward(out);
         Ok(())
     }
+}
+
+/// The `classifier` linear layer over the last hidden state.
+fn classifier(root: &Weights, cfg: &ModelConfig) -> Result<Linear, String> {
+    let n = cfg.labels.len();
+    Linear::load(&root.pp("classifier"), cfg.hidden_size, n, Precision::F32)
+        .map_err(|e| format!("classifier does not match the {n} labels of id2label: {e}"))
 }

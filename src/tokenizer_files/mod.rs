@@ -95,6 +95,29 @@ pub fn with_class_defaults(dir: &Path, mut config: Value) -> Value {
     config
 }
 
+/// Model types `transformers` 5 always loads with its generic `TokenizersBackend`, whatever
+/// tokenizer_config.json's `tokenizer_class` says (`MODELS_WITH_INCORRECT_HUB_TOKENIZER_CLASS` in
+/// `models/auto/tokenization_auto.py`; the encoder families ner-tag runs).
+const GENERIC_BACKEND_MODELS: &[&str] = &["modernbert"];
+
+/// Whether `transformers` loads this tokenizer.json as it is, with the generic backend
+/// (`TokenizersBackend`, alias `PreTrainedTokenizerFast`) that does not rebuild its pipeline from
+/// tokenizer_config.json's `add_prefix_space`/`trim_offsets` (and so encodes pre-split words
+/// without a prefix space), rather than with a class such as `RobertaTokenizer` that does.
+pub fn generic_backend(dir: &Path, config: &Value) -> bool {
+    let model_type = std::fs::read_to_string(dir.join("config.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|v| v.get("model_type")?.as_str().map(str::to_string));
+    if model_type.is_some_and(|t| GENERIC_BACKEND_MODELS.contains(&t.as_str())) {
+        return true;
+    }
+    matches!(
+        config.get("tokenizer_class").and_then(Value::as_str),
+        Some("PreTrainedTokenizerFast" | "TokenizersBackend")
+    )
+}
+
 /// Tokenizer classes whose vocab.json + merges.txt `transformers` converts with RoBERTa's rules.
 const ROBERTA_LIKE: &[&str] = &[
     "RobertaTokenizer",

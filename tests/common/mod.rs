@@ -26,6 +26,8 @@ pub const FIXTURE_MODELS: &[&str] = &[
     "tiny-xlmr-spm",
     "tiny-electra",
     "tiny-deberta-v3",
+    "tiny-modernbert",
+    "tiny-modernbert-long",
 ];
 
 pub fn fixture_model(name: &str) -> PathBuf {

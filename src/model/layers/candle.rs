@@ -13,7 +13,7 @@ use candle_nn::{LayerNorm, Linear, VarBuilder};
 use super::relative::Relative;
 use super::{Activation, BlockConfig, BlockNames};
 
-fn activate(act: Activation, x: &Tensor) -> Result<Tensor> {
+pub(crate) fn activate(act: Activation, x: &Tensor) -> Result<Tensor> {
     match act {
         Activation::GeluErf => x.gelu_erf(),
         Activation::GeluTanh => x.gelu(),
@@ -61,7 +61,7 @@ pub fn attention_bias(mask: &Tensor, dtype: DType) -> Result<Tensor> {
 
 /// Softmax over the last dimension, accumulated in f32: candle's CUDA kernel does that for every
 /// dtype; its CPU kernel sums in the input's dtype, so half precision is widened there first.
-fn softmax_f32_acc(x: &Tensor) -> Result<Tensor> {
+pub(crate) fn softmax_f32_acc(x: &Tensor) -> Result<Tensor> {
     if x.device().is_cpu() && x.dtype() != DType::F32 && x.dtype() != DType::F64 {
         candle_nn::ops::softmax_last_dim(&x.to_dtype(DType::F32)?)?.to_dtype(x.dtype())
     } else {

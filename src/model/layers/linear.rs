@@ -46,10 +46,35 @@ impl Linear {
         n_out: usize,
         p: Precision,
     ) -> Result<Self, String> {
+        Self::load_parts(parts, n_in, n_out, p, true)
+    }
+
+    /// [`load`](Self::load) of a layer that has a `bias` only when `bias` says so (ModernBERT's
+    /// `attention_bias`, `mlp_bias`, `classifier_bias`); without one it adds zeros.
+    pub fn load_with_bias(
+        w: &Weights,
+        n_in: usize,
+        n_out: usize,
+        p: Precision,
+        bias: bool,
+    ) -> Result<Self, String> {
+        Self::load_parts(&[w], n_in, n_out, p, bias)
+    }
+
+    fn load_parts(
+        parts: &[&Weights],
+        n_in: usize,
+        n_out: usize,
+        p: Precision,
+        has_bias: bool,
+    ) -> Result<Self, String> {
         let total = n_out * parts.len();
         let mut bias = Vec::with_capacity(total);
         for w in parts {
-            bias.extend(w.get(&[n_out], "bias")?);
+            match has_bias {
+                true => bias.extend(w.get(&[n_out], "bias")?),
+                false => bias.resize(bias.len() + n_out, 0.0),
+            }
         }
         SCRATCH.with_borrow_mut(|buf| match p {
             Precision::F32 => {

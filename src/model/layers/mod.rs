@@ -5,10 +5,14 @@
 pub mod attention;
 pub mod block;
 pub mod candle;
+pub mod candle_modernbert;
 pub mod disentangled;
 pub mod linear;
 pub mod norm;
+pub mod prenorm;
 pub mod relative;
+pub mod rope_attention;
+pub mod rotary;
 
 /// Weight names of one encoder block, relative to the block's prefix.
 pub struct BlockNames {
@@ -50,7 +54,7 @@ impl BlockConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Activation {
     /// Hugging Face "gelu": the exact erf form (candle's `gelu` is the tanh approximation).
     GeluErf,

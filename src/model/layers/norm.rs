@@ -12,6 +12,12 @@ pub struct LayerNorm {
 impl LayerNorm {
     /// Loads `weight`/`bias`, or the `gamma`/`beta` names of checkpoints from old TensorFlow ports.
     pub fn load(w: &Weights, size: usize, eps: f64) -> Result<Self, String> {
+        Self::load_with_bias(w, size, eps, true)
+    }
+
+    /// [`load`](Self::load) of a LayerNorm that has a bias only when `bias` says so
+    /// (ModernBERT's `norm_bias`); without one the bias is zero.
+    pub fn load_with_bias(w: &Weights, size: usize, eps: f64, bias: bool) -> Result<Self, String> {
         let (g, b) = if w.contains("weight") || !w.contains("gamma") {
             ("weight", "bias")
         } else {
@@ -19,7 +25,10 @@ impl LayerNorm {
         };
         Ok(Self {
             gamma: w.get(&[size], g)?,
-            beta: w.get(&[size], b)?,
+            beta: match bias {
+                true => w.get(&[size], b)?,
+                false => vec![0.0; size],
+            },
             eps: eps as f32,
         })
     }
