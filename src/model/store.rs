@@ -151,7 +151,8 @@ pub enum Store {
 
 impl Store {
     /// Reads the headers of safetensors files or bytes, checked by [`super::weights::read_header`]
-    /// (every tensor's byte range inside its file and, for known dtypes, its size its shape's).
+    /// (every tensor's byte range inside its file and, for dtypes of known size, as long as its
+    /// shape × dtype size), so an error names the file it is about, shard or not.
     pub fn safetensors(sources: Vec<Source>) -> crate::Result<Self> {
         use crate::Error;
         let mut entries = HashMap::new();
