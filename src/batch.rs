@@ -37,10 +37,15 @@ impl TaggedLine {
 
 /// Runs every window through the model, sorted by length so padding stays small; the
 /// probabilities come back grouped by line, in input order.
+///
+/// `stop` is asked before each batch on CPU: once it says so, the run ends with
+/// [`Error::Interrupted`] (one enormous line is thousands of batches; a signal must not wait for
+/// all of them).
 pub fn run_model(
     model: &TokenClassifier,
     policy: &BatchPolicy,
     windows: Vec<Vec<Window>>,
+    stop: &(dyn Fn() -> bool + Sync),
 ) -> Result<Vec<TaggedLine>> {
     let n_labels = model.config().labels.len();
     // A line with no tokens at all (an empty line, with a tokenizer that adds no special tokens)
@@ -86,7 +91,10 @@ pub fn run_model(
         start += rows;
     }
     let windows: Vec<&Vec<Window>> = out.iter().map(|t| &t.windows).collect();
-    let run = |group: &&[(usize, usize, usize)]| forward_group(model, group, &windows, n_labels);
+    let run = |group: &&[(usize, usize, usize)]| match stop() {
+        true => Err(Error::Interrupted),
+        false => forward_group(model, group, &windows, n_labels),
+    };
     // On CPU, whole batches run side by side, each single-threaded inside: that keeps both cores
     // busy without per-operation synchronisation, and makes results independent of the thread count.
     // On a GPU the batches are queued all at once and read back after (the device never waits

@@ -135,7 +135,7 @@ pub struct Interrupt {
     pub sigint: Arc<AtomicBool>,
     pub sigterm: Arc<AtomicBool>,
     /// SIGINT and SIGTERM set the flags once [`Interrupt::arm`] is called (after the model has
-    /// loaded); until then they keep their default effect.
+    /// loaded); until then they keep their default effect. A second one exits at once.
     pub on_signals: bool,
 }
 
@@ -153,11 +153,18 @@ impl Interrupt {
         if !self.on_signals {
             return Ok(());
         }
+        use signal_hook::consts::{SIGINT, SIGTERM};
         let io = |e| crate::error::Error::io("signal handlers", e);
-        signal_hook::flag::register(signal_hook::consts::SIGINT, self.sigint.clone())
-            .map_err(io)?;
-        signal_hook::flag::register(signal_hook::consts::SIGTERM, self.sigterm.clone())
-            .map_err(io)?;
+        for (sig, own) in [(SIGINT, &self.sigint), (SIGTERM, &self.sigterm)] {
+            // A second SIGINT or SIGTERM, once either has been received, exits at once with
+            // 128 + signal: handlers run in registration order, so these see the flags as the
+            // earlier signal left them, before `own` is set below.
+            for flag in [&self.sigint, &self.sigterm] {
+                signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, flag.clone())
+                    .map_err(io)?;
+            }
+            signal_hook::flag::register(sig, own.clone()).map_err(io)?;
+        }
         Ok(())
     }
 

@@ -5,6 +5,11 @@ use std::path::PathBuf;
 /// Everything that can go wrong while loading a model or tagging text.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A signal stopped the model stage in the middle of a chunk (the pipeline reports the
+    /// signal; nothing of the chunk is written).
+    #[error("interrupted")]
+    Interrupted,
+
     #[error("{path}: {msg}")]
     ModelFile { path: PathBuf, msg: String },
 

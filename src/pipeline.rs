@@ -15,7 +15,7 @@ use crate::chunker::{Chunker, End, Slot, SHOWN_PROBLEMS};
 use crate::config::{Config, Filter};
 pub use crate::config::{Interrupt, OnError, TagOptions};
 use crate::decode;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::job::{Job, JobResult};
 use crate::output::target::Skip;
 use crate::output::{ErrorRecord, Format, InputKind, PrintOptions, Printer, TaggedRecord};
@@ -56,10 +56,12 @@ fn prepare(tagger: &Tagger, slots: Vec<Slot>) -> Result<Chunk> {
     })
 }
 
-/// Model stage (the device).
-fn forward(tagger: &Tagger, mut chunk: Chunk) -> Result<Chunk> {
+/// Model stage (the device). With `stop`, a signal received while the chunk's batches run ends
+/// it between two batches ([`Error::Interrupted`]): one enormous line is thousands of batches.
+fn forward(tagger: &Tagger, mut chunk: Chunk, stop: Option<&Interrupt>) -> Result<Chunk> {
     let started = Instant::now();
-    chunk.tagged = tagger.run_model(std::mem::take(&mut chunk.windows))?;
+    let stop = || stop.is_some_and(|i| i.signal().is_some());
+    chunk.tagged = tagger.run_model_until(std::mem::take(&mut chunk.windows), &stop)?;
     chunk.model_secs = started.elapsed().as_secs_f64();
     Ok(chunk)
 }
@@ -113,7 +115,19 @@ pub fn tag_stream(
     let end = if tagger.batching.parallel_batches {
         loop {
             let (slots, end) = chunker.next();
-            let chunk = forward(tagger, prepare(tagger, slots)?)?;
+            // The records read before a signal are tagged and written; a signal that comes
+            // while a chunk's batches run drops that chunk (what was written before it stays).
+            let stop = match end {
+                Some(End::Interrupted(_)) => None,
+                _ => cfg.interrupt.as_ref(),
+            };
+            let chunk = match forward(tagger, prepare(tagger, slots)?, stop) {
+                Err(Error::Interrupted) => match cfg.interrupt.as_ref().and_then(|i| i.signal()) {
+                    Some(sig) => break End::Interrupted(sig),
+                    None => return Err(Error::Interrupted),
+                },
+                other => other?,
+            };
             writer.write(tagger, cfg.format, chunk)?;
             if let Some(end) = end {
                 break end;
@@ -156,7 +170,7 @@ fn overlapped(
         let (to_writer, writer_rx) = sync_channel::<Result<Chunk>>(1);
         s.spawn(move || {
             for chunk in model_rx {
-                let done = forward(tagger, chunk);
+                let done = forward(tagger, chunk, None);
                 let failed = done.is_err();
                 if to_writer.send(done).is_err() || failed {
                     break;

@@ -106,7 +106,17 @@ impl Tagger {
 
     /// Runs windows through the model in batches; probabilities grouped by line, in order.
     pub fn run_model(&self, windows: Vec<Vec<Window>>) -> Result<Vec<TaggedLine>> {
-        batch::run_model(&self.model, &self.batching, windows)
+        self.run_model_until(windows, &|| false)
+    }
+
+    /// [`Tagger::run_model`], asking `stop` before each batch (on CPU): once it says so, the
+    /// run ends with [`crate::error::Error::Interrupted`].
+    pub fn run_model_until(
+        &self,
+        windows: Vec<Vec<Window>>,
+        stop: &(dyn Fn() -> bool + Sync),
+    ) -> Result<Vec<TaggedLine>> {
+        batch::run_model(&self.model, &self.batching, windows, stop)
     }
 
     /// Entities of a line whose windows have been through the model, decoded with one of the
