@@ -46,7 +46,22 @@ fn max_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
         .fold(0.0, f32::max)
 }
 
-fn check_model(dir: &std::path::Path) {
+/// Largest int8-vs-f32 logit difference allowed on the fixtures' random windows. Measured
+/// 2026-12-01 (AMD EPYC Zen 5, avx512-vnni int8 kernel; every int8 kernel computes the same
+/// integers, so the figure does not depend on which one runs): at most 0.389, on
+/// tiny-roberta-bpe-prefix (logits up to 5.97; the other 14 fixtures 0.098–0.367), with
+/// `cargo test --test backends native_matches_candle_on_every_fixture -- --nocapture`, which
+/// prints each fixture's figure. The bound leaves ~30% headroom; the former one, 0.25 × the
+/// largest logit, allowed up to 1.7.
+const INT8_MAX_DIFF_FIXTURES: f32 = 0.5;
+
+/// The same on the shared real checkpoints (random ids, far from real text: activation
+/// outliers): measured at most 0.933 on bert-minilm-conll03 (distilbert 0.661, xlmr 0.642;
+/// logits up to 7.18) with `cargo test --test backends native_matches_candle_on_the_shared_checkpoints
+/// -- --nocapture`. The F1 test below is the accuracy check.
+const INT8_MAX_DIFF_SHARED: f32 = 1.2;
+
+fn check_model(dir: &std::path::Path, int8_max_diff: f32) {
     let native = load(dir, Backend::Native, Quantize::None);
     let candle = load(dir, Backend::Candle, Quantize::None);
     let int8 = load(dir, Backend::Native, Quantize::Int8);
@@ -75,11 +90,13 @@ fn check_model(dir: &std::path::Path) {
     let q = int8.forward(&refs).unwrap();
     let scale = want.iter().flatten().fold(0f32, |m, v| m.max(v.abs()));
     let d = max_diff(&q, &want);
-    // Random ids are far from real text (activation outliers): a loose bound that still catches a
-    // wrong layout or scale; the F1 test below is the accuracy check.
+    eprintln!(
+        "{}: int8 vs f32 max |logit diff| {d:.4} (logits up to {scale:.3})",
+        dir.display()
+    );
     assert!(
-        d < 0.25 * scale.max(1.0),
-        "{}: int8 vs f32: {d} (logits up to {scale})",
+        d <= int8_max_diff,
+        "{}: int8 vs f32: {d} > {int8_max_diff} (logits up to {scale})",
         dir.display()
     );
 }
@@ -87,7 +104,7 @@ fn check_model(dir: &std::path::Path) {
 #[test]
 fn native_matches_candle_on_every_fixture() {
     for name in MODELS {
-        check_model(&common::fixture_model(name));
+        check_model(&common::fixture_model(name), INT8_MAX_DIFF_FIXTURES);
     }
 }
 
@@ -102,12 +119,16 @@ fn native_matches_candle_on_the_shared_checkpoints() {
         "distilbert-minilm-conll03",
         "xlmr-minilm-conll03",
     ] {
-        check_model(&shared.join("models").join(m));
+        check_model(&shared.join("models").join(m), INT8_MAX_DIFF_SHARED);
     }
 }
 
+/// The kernels below the widest are bit-identical to it, not merely close: the int8 products
+/// compute the same integers in every kernel (`int8_tests.rs`), and the f32 row kernels sum in
+/// one fixed order whatever the vector width (16 independent lanes). So the whole output —
+/// scores to the last digit included — must be byte-identical, in f32 and in int8.
 #[test]
-fn a_lowered_instruction_set_gives_the_same_entities() {
+fn a_lowered_instruction_set_gives_the_same_output() {
     // NER_TAG_SIMD=base forces the portable kernels (and the scalar int8 path).
     let model = common::fixture_model("tiny-bert");
     let input = std::fs::read_to_string(common::root().join("tests/fixtures/inputs.txt")).unwrap();
@@ -133,24 +154,31 @@ fn a_lowered_instruction_set_gives_the_same_entities() {
                 })
                 .unwrap();
             assert!(out.status.success());
-            let text = String::from_utf8(out.stdout).unwrap();
-            text.lines()
-                .map(|l| {
-                    let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                    common::spans(&v).0
-                })
-                .collect::<Vec<_>>()
+            String::from_utf8(out.stdout).unwrap()
         };
         let native = run("native");
-        assert!(native.iter().any(|spans| !spans.is_empty()));
+        assert_eq!(native.lines().count(), input.lines().count());
+        assert!(native
+            .lines()
+            .any(|l| !common::spans(&serde_json::from_str(l).unwrap())
+                .0
+                .is_empty()));
         // base: portable f32 loops and the scalar int8 path; avx2 / avxvnni: the 256-bit int8
         // kernels (each where this CPU has it; otherwise dispatch falls back below it).
         for simd in ["base", "avx2", "avxvnni"] {
-            assert_eq!(
-                run(simd),
-                native,
-                "NER_TAG_SIMD={simd} --quantize {quantize}"
-            );
+            let lowered = run(simd);
+            if let Some((i, (a, b))) = lowered
+                .lines()
+                .zip(native.lines())
+                .enumerate()
+                .find(|(_, (a, b))| a != b)
+            {
+                panic!(
+                    "NER_TAG_SIMD={simd} --quantize {quantize}: line {} differs:\n{a}\n{b} (default dispatch)",
+                    i + 1
+                );
+            }
+            assert_eq!(lowered, native, "NER_TAG_SIMD={simd} --quantize {quantize}");
         }
     }
 }

@@ -217,17 +217,26 @@ fn max_of(xs: &[f32]) -> f32 {
 }
 
 /// `group_entities`: adjacent items whose tags continue one entity become one span scored by
-/// the mean of their scores; spans of `O` are dropped.
+/// the mean of their scores; groups of type `O` are dropped (the pipeline's `ignore_labels`).
+///
+/// Grouping is the pipeline's whatever the tag set (see [`pipeline_continues`]), so BIOES and
+/// BILOU tags are grouped as the pipeline groups them, not by their scheme: the five pipeline
+/// strategies promise the pipeline's entities. Scheme-aware grouping is word mode's
+/// ([`super::words::word_entities`]).
 fn group(ctx: &DecodeContext, items: &[Labelled]) -> Vec<Entity> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < items.len() {
         let mut j = i + 1;
-        while j < items.len() && continues(ctx, &items[j - 1], &items[j]) {
+        while j < items.len()
+            && pipeline_continues(&ctx.labels[items[j - 1].tag], &ctx.labels[items[j].tag])
+        {
             j += 1;
         }
         let first = &ctx.labels[items[i].tag];
-        if first != "O" {
+        // `group_sub_entities` names a group by the text after the first `-` of its first tag,
+        // and `postprocess` drops groups named `O`.
+        if tags::entity_type(first) != "O" {
             let members = &items[i..j];
             let mean =
                 members.iter().map(|m| f64::from(m.score)).sum::<f64>() / members.len() as f64;
@@ -243,10 +252,25 @@ fn group(ctx: &DecodeContext, items: &[Labelled]) -> Vec<Entity> {
     out
 }
 
-fn continues(ctx: &DecodeContext, prev: &Labelled, cur: &Labelled) -> bool {
-    let (p, c) = (&ctx.labels[prev.tag], &ctx.labels[cur.tag]);
-    // Runs of O are one group in the pipeline too; they are dropped either way.
-    (p == "O" && c == "O") || tags::continues(p, c, ctx.scheme)
+/// The pipeline's `get_tag`: `B-X` is a begin tag of type `X`, `I-X` an inside tag of type `X`,
+/// and any other tag — `O`, and BIOES's `E-X`/`S-X`, BILOU's `L-X`/`U-X` — an inside tag whose
+/// type is the whole tag.
+fn pipeline_tag(tag: &str) -> (bool, &str) {
+    if let Some(t) = tag.strip_prefix("B-") {
+        (true, t)
+    } else if let Some(t) = tag.strip_prefix("I-") {
+        (false, t)
+    } else {
+        (false, tag)
+    }
+}
+
+/// `group_entities`' test: `cur` joins the group of `prev` when their `get_tag` types are equal
+/// and `cur` is not a begin tag. So `B-X I-X` and `E-X E-X` and `S-X S-X` join, while `B-X E-X`,
+/// `I-X E-X` and `E-X S-X` do not (`X` ≠ `E-X` ≠ `S-X`); runs of `O` are one (dropped) group.
+fn pipeline_continues(prev: &str, cur: &str) -> bool {
+    let ((_, prev_type), (cur_begins, cur_type)) = (pipeline_tag(prev), pipeline_tag(cur));
+    !cur_begins && cur_type == prev_type
 }
 
 /// `aggregate_overlapping_entities`: of entities from overlapping windows that overlap, keep the
@@ -278,6 +302,100 @@ fn resolve_overlaps(mut entities: Vec<Entity>) -> Vec<Entity> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One single-letter word per tag (`a b c …`), scored 0.5, 0.51, 0.52, …, decoded with
+    /// `strategy`.
+    fn decode_tags(labels: &[&str], tags: &[usize], strategy: Aggregation) -> Vec<Entity> {
+        let labels: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
+        let n = labels.len();
+        let letters: Vec<String> = (0..tags.len())
+            .map(|i| char::from(b'a' + i as u8).to_string())
+            .collect();
+        let text = letters.join(" ");
+        let window = Window {
+            ids: (0..tags.len() as u32).collect(),
+            offsets: (0..tags.len()).map(|i| (2 * i, 2 * i + 1)).collect(),
+            special: vec![false; tags.len()],
+            tokens: letters.clone(),
+            words: (0..tags.len() as u32).map(Some).collect(),
+        };
+        let mut probs = Vec::new();
+        for (i, &t) in tags.iter().enumerate() {
+            let p = 0.5 + i as f32 / 100.0;
+            probs.extend((0..n).map(|j| {
+                if j == t {
+                    p
+                } else {
+                    (1.0 - p) / (n - 1) as f32
+                }
+            }));
+        }
+        let ctx = DecodeContext {
+            labels: &labels,
+            scheme: Scheme::detect(&labels),
+            subword_prefix: Some("##"),
+            unk_id: None,
+            aggregation: strategy,
+        };
+        let chars: Vec<char> = text.chars().collect();
+        decode_line(&ctx, &chars, &[(&window, &probs[..])])
+    }
+
+    /// BIOES tags are grouped as the pipeline's `group_entities` groups them: its `get_tag`
+    /// knows only `B-`/`I-`, so `E-PER` and `S-PER` are inside tags of types "E-PER" and
+    /// "S-PER", which continue only themselves. Expected values printed by transformers 5.23's
+    /// `TokenClassificationPipeline.group_entities` on these tags (and `postprocess` dropping the
+    /// group `B-O` names `O`).
+    #[test]
+    fn bioes_tags_are_grouped_as_the_pipeline_groups_them() {
+        let labels = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-O", "S-LOC"];
+        // B-PER I-PER E-PER S-PER S-PER O E-PER E-PER I-PER B-O S-LOC
+        let tags = [1, 2, 3, 4, 4, 0, 3, 3, 2, 5, 6];
+        let want = [
+            ("PER", 0, 3, 0.505),
+            ("PER", 4, 5, 0.52),
+            ("PER", 6, 9, 0.535),
+            ("PER", 12, 15, 0.565),
+            ("PER", 16, 17, 0.58),
+            ("LOC", 20, 21, 0.6),
+        ];
+        for strategy in [
+            Aggregation::Simple,
+            Aggregation::First,
+            Aggregation::Average,
+            Aggregation::Max,
+        ] {
+            let entities = decode_tags(&labels, &tags, strategy);
+            let got: Vec<(&str, usize, usize, f32)> = entities
+                .iter()
+                .map(|e| (e.label.as_str(), e.start, e.end, e.score))
+                .collect();
+            assert_eq!(got.len(), want.len(), "{strategy:?}: {got:?}");
+            for (g, w) in got.iter().zip(&want) {
+                assert_eq!((g.0, g.1, g.2), (w.0, w.1, w.2), "{strategy:?}: {got:?}");
+                assert!((g.3 - w.3).abs() < 1e-6, "{strategy:?}: {got:?}");
+            }
+        }
+    }
+
+    /// The same grouping for IOB2 tags is conlleval's: a stray `I-X` after `O` or another type
+    /// starts an entity, `B-X` always does.
+    #[test]
+    fn iob2_tags_are_grouped_as_before() {
+        let labels = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"];
+        // B-PER I-PER B-PER O I-LOC I-PER I-PER
+        let tags = [1, 2, 1, 0, 4, 2, 2];
+        let got: Vec<(String, usize, usize)> = decode_tags(&labels, &tags, Aggregation::Simple)
+            .into_iter()
+            .map(|e| (e.label, e.start, e.end))
+            .collect();
+        let want = [("PER", 0, 3), ("PER", 4, 5), ("LOC", 8, 9), ("PER", 10, 13)];
+        let want: Vec<(String, usize, usize)> = want
+            .iter()
+            .map(|&(l, a, b)| (l.to_string(), a, b))
+            .collect();
+        assert_eq!(got, want);
+    }
 
     /// Found by the `tag_decoder` fuzzer: tokens whose offsets run backwards grouped into an
     /// entity that ended before it started.

@@ -148,7 +148,28 @@ impl ModelConfig {
                 )?,
             )
         };
-        if heads == 0 || hidden % heads != 0 {
+        // Named as this family's config.json spells them.
+        let (hidden_key, layers_key, heads_key, inter_key) = if distil {
+            ("dim", "n_layers", "n_heads", "hidden_dim")
+        } else {
+            (
+                "hidden_size",
+                "num_hidden_layers",
+                "num_attention_heads",
+                "intermediate_size",
+            )
+        };
+        for (key, n) in [
+            (hidden_key, hidden),
+            (layers_key, layers),
+            (heads_key, heads),
+            (inter_key, inter),
+        ] {
+            if n == 0 {
+                return Err(format!("\"{key}\" is 0"));
+            }
+        }
+        if hidden % heads != 0 {
             return Err(format!(
                 "hidden size {hidden} is not a multiple of {heads} attention heads"
             ));
@@ -179,6 +200,24 @@ impl ModelConfig {
             &["max_position_embeddings"],
             Some(if modern { 8192 } else { 512 }),
         )?;
+        let vocab_size = int(&["vocab_size"], modern.then_some(50368))?;
+        for (key, n) in [
+            ("embedding_size", embedding_size),
+            ("max_position_embeddings", max_positions),
+            ("vocab_size", vocab_size),
+        ] {
+            if n == 0 {
+                return Err(format!("\"{key}\" is 0"));
+            }
+        }
+        let pad_token_id = int(&["pad_token_id"], Some(default_pad))?;
+        if pad_token_id >= vocab_size {
+            return Err(format!(
+                "\"pad_token_id\" {pad_token_id} is not below \"vocab_size\" {vocab_size}"
+            ));
+        }
+        let pad_token_id = u32::try_from(pad_token_id)
+            .map_err(|_| format!("\"pad_token_id\" {pad_token_id} does not fit 32 bits"))?;
         let modernbert = match modern {
             true => Some(super::modernbert::Options::from_json(
                 v, layers, hidden, heads,
@@ -194,9 +233,9 @@ impl ModelConfig {
         } else {
             None
         };
-        Ok(Self {
+        let cfg = Self {
             arch,
-            vocab_size: int(&["vocab_size"], modern.then_some(50368))?,
+            vocab_size,
             hidden_size: hidden,
             embedding_size,
             num_layers: layers,
@@ -216,12 +255,120 @@ impl ModelConfig {
                     Architecture::ModernBert => 1e-5,
                     _ => 1e-12,
                 }),
-            pad_token_id: int(&["pad_token_id"], Some(default_pad))? as u32,
+            pad_token_id,
             hidden_act,
             labels: parse_id2label(v)?,
             deberta: deberta_opts,
             modernbert,
-        })
+        };
+        cfg.check_sizes(hidden_key, layers_key, heads_key, inter_key)?;
+        Ok(cfg)
+    }
+
+    /// Refuses sizes whose tables or activations could not exist: every weight matrix, the
+    /// whole encoder, one window's attention scores and feed-forward activations, counted in
+    /// f32 bytes with checked arithmetic, must stay within `isize::MAX` (the most one allocation
+    /// may hold). Real checkpoints are many orders of magnitude below; a config.json that is not
+    /// gets one line naming its keys here, instead of an overflow or allocation failure later.
+    fn check_sizes(
+        &self,
+        hidden_key: &str,
+        layers_key: &str,
+        heads_key: &str,
+        inter_key: &str,
+    ) -> std::result::Result<(), String> {
+        let emb_key = if self.arch == Architecture::Electra {
+            "embedding_size"
+        } else {
+            hidden_key
+        };
+        let (h, e, inter) = (
+            self.hidden_size,
+            self.embedding_size,
+            self.intermediate_size,
+        );
+        let tokens = ("max_position_embeddings", self.max_position_embeddings);
+        let rel_rows = self
+            .deberta
+            .as_ref()
+            .filter(|d| d.relative_attention)
+            .map_or(0, |d| d.att_span().saturating_mul(2));
+        let limit = isize::MAX as usize;
+        // f32 bytes of a buffer of the factors' product; a factor without a key is a count.
+        let bytes = |what: &str, factors: &[(&str, usize)]| {
+            factors
+                .iter()
+                .try_fold(4usize, |b, &(_, n)| {
+                    b.checked_mul(n).filter(|&b| b <= limit)
+                })
+                .ok_or_else(|| {
+                    let named: Vec<String> = factors
+                        .iter()
+                        .map(|&(k, n)| match k {
+                            "" => n.to_string(),
+                            k => format!("\"{k}\" {n}"),
+                        })
+                        .collect();
+                    format!("sizes overflow: {what} of {} f32 values", named.join(" × "))
+                })
+        };
+        let add = |total: usize, what: &str, b: usize| {
+            total
+                .checked_add(b)
+                .filter(|&t| t <= limit)
+                .ok_or_else(|| format!("sizes overflow: the model's weights, adding the {what}"))
+        };
+        let attention = bytes(
+            "attention projections",
+            &[("", 4), (hidden_key, h), (hidden_key, h)],
+        )?;
+        // Two matrices, three for ModernBERT's GeGLU: three as the bound.
+        let ffn = bytes(
+            "feed-forward",
+            &[("", 3), (hidden_key, h), (inter_key, inter)],
+        )?;
+        let layer = add(attention, "feed-forward", ffn)?;
+        let mut total = layer
+            .checked_mul(self.num_layers)
+            .filter(|&t| t <= limit)
+            .ok_or_else(|| {
+                format!(
+                    "sizes overflow: \"{layers_key}\" {} layers of {layer} bytes",
+                    self.num_layers
+                )
+            })?;
+        let tables: [(&str, &[(&str, usize)]); 5] = [
+            (
+                "word embeddings",
+                &[("vocab_size", self.vocab_size), (emb_key, e)],
+            ),
+            ("position embeddings", &[tokens, (emb_key, e)]),
+            (
+                "token type embeddings",
+                &[("type_vocab_size", self.type_vocab_size), (emb_key, e)],
+            ),
+            ("embeddings projection", &[(emb_key, e), (hidden_key, h)]),
+            (
+                "relative position embeddings",
+                &[
+                    ("max_relative_positions/position_buckets", rel_rows),
+                    (hidden_key, h),
+                ],
+            ),
+        ];
+        for (what, factors) in tables {
+            total = add(total, what, bytes(what, factors)?)?;
+        }
+        // What one window of the longest length holds while it runs.
+        bytes(
+            "attention scores of a window",
+            &[tokens, tokens, (heads_key, self.num_heads)],
+        )?;
+        bytes(
+            "feed-forward activations of a window",
+            &[tokens, (inter_key, inter)],
+        )?;
+        Ok(())
     }
 
     /// Longest token sequence the position embeddings allow, special tokens included.
@@ -292,6 +439,103 @@ mod tests {
             let c = parse(&format!(r#""model_type": "{t}", "embedding_size": 16"#));
             assert_eq!(c.embedding_size, 32, "{t}");
         }
+    }
+
+    /// The error `from_json` gives for a BERT config with `edits` applied (None: accepted).
+    fn refusal(model_type: &str, edits: serde_json::Value) -> Option<String> {
+        let mut v = serde_json::json!({"model_type": model_type, "vocab_size": 10, "hidden_size": 32,
+            "num_attention_heads": 4, "num_hidden_layers": 2, "intermediate_size": 37,
+            "max_position_embeddings": 64, "id2label": {"0": "O"}});
+        for (k, x) in edits.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        ModelConfig::from_json(&v).err()
+    }
+
+    #[test]
+    fn zero_sizes_are_refused_naming_the_key() {
+        for key in [
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "intermediate_size",
+            "max_position_embeddings",
+            "vocab_size",
+        ] {
+            let err = refusal("bert", serde_json::json!({ key: 0 })).unwrap();
+            assert_eq!(err, format!("\"{key}\" is 0"));
+        }
+        for key in ["dim", "n_layers", "n_heads", "hidden_dim"] {
+            let err = refusal("distilbert", serde_json::json!({ key: 0 })).unwrap();
+            assert_eq!(err, format!("\"{key}\" is 0"));
+        }
+        let err = refusal("electra", serde_json::json!({"embedding_size": 0})).unwrap();
+        assert_eq!(err, "\"embedding_size\" is 0");
+        assert_eq!(refusal("bert", serde_json::json!({})), None);
+    }
+
+    #[test]
+    fn pad_token_id_must_be_a_row_of_the_embeddings() {
+        let err = refusal("bert", serde_json::json!({"pad_token_id": 10})).unwrap();
+        assert_eq!(err, "\"pad_token_id\" 10 is not below \"vocab_size\" 10");
+        assert_eq!(
+            refusal("bert", serde_json::json!({"pad_token_id": 9})),
+            None
+        );
+        // RoBERTa's default padding id is 1: a one-row vocabulary has no row 1.
+        let err = refusal("roberta", serde_json::json!({"vocab_size": 1})).unwrap();
+        assert!(err.contains("\"pad_token_id\" 1"), "{err}");
+        let err = refusal("bert", serde_json::json!({"pad_token_id": u64::MAX})).unwrap();
+        assert!(err.contains("\"pad_token_id\""), "{err}");
+    }
+
+    #[test]
+    fn sizes_whose_products_overflow_are_refused_naming_the_keys() {
+        let cases = [
+            (
+                serde_json::json!({"vocab_size": 1u64 << 62}),
+                "\"vocab_size\"",
+            ),
+            (
+                serde_json::json!({"hidden_size": 1u64 << 32, "num_attention_heads": 1}),
+                "\"hidden_size\"",
+            ),
+            (
+                serde_json::json!({"intermediate_size": 1u64 << 60}),
+                "\"intermediate_size\"",
+            ),
+            (
+                serde_json::json!({"num_hidden_layers": 1u64 << 60}),
+                "\"num_hidden_layers\"",
+            ),
+            (
+                serde_json::json!({"max_position_embeddings": 1u64 << 31}),
+                "\"max_position_embeddings\"",
+            ),
+            (
+                serde_json::json!({"type_vocab_size": u64::MAX}),
+                "\"type_vocab_size\"",
+            ),
+        ];
+        for (edit, key) in cases {
+            let err = refusal("bert", edit.clone()).unwrap_or_else(|| panic!("{edit} accepted"));
+            assert!(
+                err.contains("overflow") && err.contains(key),
+                "{edit}: {err}"
+            );
+        }
+        let err = refusal(
+            "deberta-v2",
+            serde_json::json!({"relative_attention": true,
+            "position_buckets": i64::MAX}),
+        )
+        .unwrap();
+        assert!(err.contains("position_buckets"), "{err}");
+        // xlm-roberta-large's sizes are far inside the bounds.
+        let large = serde_json::json!({"vocab_size": 250002, "hidden_size": 1024,
+            "num_attention_heads": 16, "num_hidden_layers": 24, "intermediate_size": 4096,
+            "max_position_embeddings": 514});
+        assert_eq!(refusal("xlm-roberta", large), None);
     }
 
     #[test]

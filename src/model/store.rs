@@ -150,66 +150,33 @@ pub enum Store {
 }
 
 impl Store {
-    /// Reads the headers of safetensors files or bytes (already checked by `WeightFiles`).
-    pub fn safetensors(sources: Vec<Source>) -> Res<Self> {
+    /// Reads the headers of safetensors files or bytes, checked by [`super::weights::read_header`]
+    /// (every tensor's byte range inside its file and, for dtypes of known size, as long as its
+    /// shape × dtype size), so an error names the file it is about, shard or not.
+    pub fn safetensors(sources: Vec<Source>) -> crate::Result<Self> {
+        use crate::Error;
         let mut entries = HashMap::new();
         for (i, src) in sources.iter().enumerate() {
             let name = src.name();
-            let mut f: Box<dyn Read> = match src {
-                Source::File(p) => Box::new(File::open(p).map_err(|e| format!("{name}: {e}"))?),
-                Source::Static(b) => Box::new(std::io::Cursor::new(*b)),
-            };
-            let mut n = [0u8; 8];
-            f.read_exact(&mut n).map_err(|e| format!("{name}: {e}"))?;
-            let len = u64::from_le_bytes(n);
-            let mut header = vec![0u8; len as usize];
-            f.read_exact(&mut header)
-                .map_err(|e| format!("{name}: {e}"))?;
-            let v: serde_json::Value =
-                serde_json::from_slice(&header).map_err(|e| format!("{name}: {e}"))?;
-            for (name, t) in v.as_object().into_iter().flatten() {
-                if name == "__metadata__" {
-                    continue;
+            let (mut f, len): (Box<dyn Read>, u64) = match src {
+                Source::File(p) => {
+                    let f = File::open(p).map_err(|e| Error::model_file(p, e))?;
+                    let len = f.metadata().map_err(|e| Error::model_file(p, e))?.len();
+                    (Box::new(f), len)
                 }
-                let dtype = t
-                    .get("dtype")
-                    .and_then(|d| d.as_str())
-                    .unwrap_or("?")
-                    .to_string();
-                let shape = t
-                    .get("shape")
-                    .and_then(|s| s.as_array())
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|d| d.as_u64())
-                            .map(|d| d as usize)
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let off = t.get("data_offsets").and_then(|o| o.as_array());
-                let (s, e) = match off.map(|o| {
-                    (
-                        o.first().and_then(|x| x.as_u64()),
-                        o.get(1).and_then(|x| x.as_u64()),
-                    )
-                }) {
-                    Some((Some(s), Some(e))) if s <= e => (s, e),
-                    _ => {
-                        return Err(format!(
-                            "{}: tensor {name} has bad data_offsets",
-                            src.name()
-                        ))
-                    }
-                };
+                Source::Static(b) => (Box::new(std::io::Cursor::new(*b)), b.len() as u64),
+            };
+            let specs = super::weights::read_header(std::path::Path::new(&name), &mut f, len)?;
+            for t in specs {
                 entries.insert(
-                    name.clone(),
+                    t.name,
                     Entry {
                         file: i,
-                        elem: Elem::parse(&dtype),
-                        dtype,
-                        shape,
-                        start: 8 + len + s,
-                        end: 8 + len + e,
+                        elem: Elem::parse(&t.dtype),
+                        dtype: t.dtype,
+                        shape: t.shape,
+                        start: t.start,
+                        end: t.end,
                     },
                 );
             }
@@ -252,7 +219,11 @@ impl Store {
                 e.dtype
             )
         })?;
-        if e.end - e.start != (shape.iter().product::<usize>() * elem.size()) as u64 {
+        // Checked when the header was read (`read_header`); kept as the guard of the reads below.
+        let bytes = shape
+            .iter()
+            .try_fold(elem.size() as u64, |b, &d| b.checked_mul(d as u64));
+        if bytes != Some(e.end - e.start) {
             return Err(format!("tensor {name}: data size does not match its shape"));
         }
         Ok(e)
@@ -392,15 +363,10 @@ impl<'a> Weights<'a> {
 pub fn open(files: &super::WeightFiles) -> crate::Result<Store> {
     match files {
         super::WeightFiles::Safetensors(paths) => {
-            files.check()?;
             let sources = paths.iter().cloned().map(Source::File).collect();
-            Store::safetensors(sources).map_err(|e| crate::Error::model_file(&paths[0], e))
+            Store::safetensors(sources)
         }
-        super::WeightFiles::Static(bytes) => {
-            files.check()?;
-            Store::safetensors(vec![Source::Static(bytes)])
-                .map_err(|e| crate::Error::model_file(files.display_path(), e))
-        }
+        super::WeightFiles::Static(bytes) => Store::safetensors(vec![Source::Static(bytes)]),
         super::WeightFiles::Pickle(_) => Store::candle(files),
     }
 }

@@ -182,11 +182,14 @@ fn quantization_error_is_small() {
     let qm = QMatrix::quantize(&w, n, k);
     let mut got = vec![0f32; m * n];
     matmul(&x, m, &qm, &vec![0.0; n], &mut got, Post::None);
+    // Measured 2026-12-01: at most 5.65e-3 (products up to 0.79 in magnitude), the same in every
+    // kernel (they compute the same integers); printed by a temporary eprintln of the
+    // differences under `cargo test --lib quantization_error_is_small -- --nocapture`.
     for r in 0..m {
         for c in 0..n {
             let exact: f32 = (0..k).map(|j| x[r * k + j] * w[c * k + j]).sum();
             assert!(
-                (got[r * n + c] - exact).abs() < 0.02,
+                (got[r * n + c] - exact).abs() < 0.008,
                 "{} vs {exact}",
                 got[r * n + c]
             );
