@@ -45,6 +45,9 @@ pub struct Config {
     pub redact: crate::output::redact::Redaction,
     /// `-f redact` of JSONL input: add `entities` with offsets into the redacted text.
     pub redact_entities: bool,
+    /// `-f label-studio`: the `<Labels name>` and `<Text name>` of the labeling config.
+    pub ls_from_name: String,
+    pub ls_to_name: String,
 }
 
 /// Which decoded entities a run keeps, applied before any output and before the counts.

@@ -45,6 +45,24 @@ pub enum ModelSource {
 }
 
 impl ModelSource {
+    /// A short name of the model for outputs (Label Studio's `model_version`): the hub id (with
+    /// `@revision`), the directory's name, or the built-in model's name.
+    pub fn name(&self) -> String {
+        match self {
+            Self::Dir(d) => d
+                .canonicalize()
+                .unwrap_or_else(|_| d.clone())
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| d.display().to_string()),
+            Self::BuiltIn => crate::model::bundled::BUILT_IN.to_string(),
+            Self::Hub { id, revision } => match revision {
+                Some(r) => format!("{id}@{r}"),
+                None => id.clone(),
+            },
+        }
+    }
+
     pub fn parse(spec: &str, revision: Option<String>) -> Result<Self> {
         if spec == "default" {
             crate::model::bundled::bundled()?;

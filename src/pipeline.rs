@@ -383,6 +383,15 @@ pub fn run(cfg: &Config) -> Result<RunStats> {
             }
             _ => None,
         },
+        label_studio: crate::output::label_studio::LabelStudio {
+            from_name: cfg.ls_from_name.clone(),
+            to_name: cfg.ls_to_name.clone(),
+            text_key: match &cfg.input_format {
+                crate::records::InputFormat::Jsonl { field } => field.clone(),
+                _ => "text".into(),
+            },
+            model_version: cfg.model.name(),
+        },
     };
     let mut opened = locked.open(opts)?;
     let kept = opened.skip.total();

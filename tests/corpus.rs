@@ -274,6 +274,8 @@ fn overlapped_run_loop_writes_what_the_sequential_one_does() {
             filter: Default::default(),
             redact: Default::default(),
             redact_entities: false,
+            ls_from_name: "label".into(),
+            ls_to_name: "text".into(),
         };
         let print = PrintOptions {
             format,
@@ -281,6 +283,12 @@ fn overlapped_run_loop_writes_what_the_sequential_one_does() {
             aggregation: tagger.aggregation,
             redact: Default::default(),
             redact_json: None,
+            label_studio: ner_tag::output::label_studio::LabelStudio {
+                from_name: "label".into(),
+                to_name: "text".into(),
+                text_key: "text".into(),
+                model_version: "tiny-bert".into(),
+            },
         };
         let mut opened = target.open(print, false).unwrap();
         let stats =

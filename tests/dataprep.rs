@@ -562,3 +562,92 @@ fn ok_or_3(o: &Output) -> String {
     );
     String::from_utf8(o.stdout.clone()).unwrap()
 }
+
+/// `-f label-studio`: one task per line whose predictions are exactly the JSONL entities.
+#[test]
+fn label_studio_tasks_carry_the_entities() {
+    let plain = records(&ok(&tag(&["-a", "simple"], TEXT)));
+    let tasks = records(&ok(&tag(&["-a", "simple", "-f", "label-studio"], TEXT)));
+    assert_eq!(tasks.len(), plain.len());
+    let mut regions = 0;
+    for (task, rec) in tasks.iter().zip(&plain) {
+        assert_eq!(task["data"]["text"], rec["text"]);
+        let p = &task["predictions"][0];
+        assert_eq!(p["model_version"], "tiny-bert");
+        let result = p["result"].as_array().unwrap();
+        let ents = rec["entities"].as_array().unwrap();
+        assert_eq!(result.len(), ents.len());
+        for (r, e) in result.iter().zip(ents) {
+            assert_eq!(
+                (r["from_name"].as_str(), r["to_name"].as_str()),
+                (Some("label"), Some("text"))
+            );
+            assert_eq!(r["type"], "labels");
+            let v = &r["value"];
+            assert_eq!(
+                (&v["start"], &v["end"], &v["text"]),
+                (&e["start"], &e["end"], &e["text"])
+            );
+            assert_eq!(v["labels"], serde_json::json!([e["label"]]));
+            assert_eq!(r["score"], e["score"]);
+            regions += 1;
+        }
+        let ids: std::collections::HashSet<&str> =
+            result.iter().map(|r| r["id"].as_str().unwrap()).collect();
+        assert_eq!(ids.len(), result.len(), "region ids are unique in a task");
+    }
+    assert!(regions > 10, "only {regions} regions");
+    // Offsets are code points: the CJK and emoji line's regions still cut its text right.
+    let line = &tasks[3];
+    for r in line["predictions"][0]["result"].as_array().unwrap() {
+        let text: Vec<char> = line["data"]["text"].as_str().unwrap().chars().collect();
+        let (s, t) = (
+            r["value"]["start"].as_u64().unwrap() as usize,
+            r["value"]["end"].as_u64().unwrap() as usize,
+        );
+        assert_eq!(
+            text[s..t].iter().collect::<String>(),
+            r["value"]["text"].as_str().unwrap()
+        );
+    }
+    // Names of another labeling config; JSONL input keeps its fields in `data`; a record that
+    // cannot be tagged is still a task, with the problem in `meta.error`.
+    let input =
+        "{\"id\": 1, \"body\": \"Angela Merkel met Emmanuel Macron in Paris.\"}\n{\"id\": 2}\n";
+    let o = tag(
+        &[
+            "-f",
+            "label-studio",
+            "--input-format",
+            "jsonl",
+            "--text-field",
+            "body",
+            "--ls-from-name",
+            "ner",
+            "--ls-to-name",
+            "doc",
+        ],
+        input,
+    );
+    assert_eq!(o.status.code(), Some(3));
+    let tasks = records(&String::from_utf8(o.stdout).unwrap());
+    assert_eq!(tasks.len(), 2);
+    assert_eq!(tasks[0]["data"]["id"], 1);
+    assert!(tasks[0]["data"]["body"]
+        .as_str()
+        .unwrap()
+        .starts_with("Angela"));
+    for r in tasks[0]["predictions"][0]["result"].as_array().unwrap() {
+        assert_eq!(
+            (r["from_name"].as_str(), r["to_name"].as_str()),
+            (Some("ner"), Some("doc"))
+        );
+    }
+    assert_eq!(tasks[1]["data"]["id"], 2);
+    assert_eq!(tasks[1]["data"]["body"], "");
+    assert!(
+        tasks[1]["meta"]["error"].as_str().unwrap().contains("body"),
+        "{}",
+        tasks[1]
+    );
+}

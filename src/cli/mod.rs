@@ -203,6 +203,14 @@ struct TagArgs {
     #[arg(long, value_enum, value_name = "HOW", default_value_t = RedactWithArg::Label)]
     redact_with: RedactWithArg,
 
+    /// With -f label-studio: the `name` of the labeling config's <Labels> tag.
+    #[arg(long, value_name = "NAME", default_value = "label")]
+    ls_from_name: String,
+
+    /// With -f label-studio: the `name` of the labeling config's <Text> tag.
+    #[arg(long, value_name = "NAME", default_value = "text")]
+    ls_to_name: String,
+
     /// With -f redact of JSONL input: add `entities`, with offsets (characters) into the
     /// redacted text.
     #[arg(long)]
@@ -261,6 +269,8 @@ enum FormatArg {
     Html,
     /// Each input line written back with its entities replaced (see --redact-with).
     Redact,
+    /// One Label Studio task per record (JSONL), the entities as predictions to correct.
+    LabelStudio,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -421,6 +431,7 @@ fn run_tag(args: TagArgs) -> anyhow::Result<Outcome> {
         FormatArg::Jsonl => Format::Jsonl,
         FormatArg::Conll => Format::Conll,
         FormatArg::Html => Format::Html,
+        FormatArg::LabelStudio => Format::LabelStudio,
         FormatArg::Redact => Format::Redact,
     };
     let redact = redaction(&args)?;
@@ -480,6 +491,8 @@ fn run_tag(args: TagArgs) -> anyhow::Result<Outcome> {
         filter: args.filter.into_filter(),
         redact,
         redact_entities: args.redact_entities,
+        ls_from_name: args.ls_from_name,
+        ls_to_name: args.ls_to_name,
     };
     let stats = pipeline::run(&cfg)?;
     if let Some(file) = stats_file {

@@ -6,6 +6,7 @@
 pub mod conll;
 pub mod html;
 pub mod jsonl;
+pub mod label_studio;
 pub mod lock;
 pub mod redact;
 pub mod resume;
@@ -24,6 +25,8 @@ pub enum Format {
     Html,
     /// Each line written back with its entities replaced ([`redact`]).
     Redact,
+    /// One Label Studio task per record, the entities as predictions ([`label_studio`]).
+    LabelStudio,
 }
 
 impl Format {
@@ -34,6 +37,7 @@ impl Format {
             Format::Conll => "conll",
             Format::Html => "html",
             Format::Redact => "txt",
+            Format::LabelStudio => "jsonl",
         }
     }
 }
@@ -89,6 +93,8 @@ pub struct PrintOptions {
     pub redact: redact::Redaction,
     /// `-f redact` of JSONL input: the field redacted in place (and `entities` added or not).
     pub redact_json: Option<redact::JsonRedaction>,
+    /// `-f label-studio`: the labeling config's names and the model version.
+    pub label_studio: label_studio::LabelStudio,
 }
 
 /// The hooks a run calls on its output, in this order: `begin`, then `record`/`error` per input
@@ -128,6 +134,11 @@ pub fn printer<W: Write + Send + 'static>(
         Format::Jsonl => Box::new(jsonl::Jsonl::new(sink, opts.byte_offsets)),
         Format::Conll => Box::new(conll::Conll::new(sink, opts.aggregation)),
         Format::Html => Box::new(html::Html::new(sink)),
+        Format::LabelStudio => Box::new(label_studio::LabelStudioPrinter::new(
+            sink,
+            opts.label_studio,
+            opts.aggregation,
+        )),
         Format::Redact => Box::new(redact::Redact::new(
             sink,
             opts.redact,
