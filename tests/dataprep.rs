@@ -651,3 +651,71 @@ fn label_studio_tasks_carry_the_entities() {
         tasks[1]
     );
 }
+
+/// `-f spans`: tokens cut the text, spans sit on whole tokens without overlapping; in word mode
+/// (entities on word boundaries) the spans are exactly the entities.
+#[test]
+fn spans_are_token_aligned_and_equal_word_mode_entities() {
+    for strategy in STRATEGIES {
+        let plain = records(&ok(&tag(&["-a", strategy], TEXT)));
+        let tasks = records(&ok(&tag(&["-a", strategy, "-f", "spans"], TEXT)));
+        assert_eq!(tasks.len(), plain.len());
+        for (task, rec) in tasks.iter().zip(&plain) {
+            assert_eq!(task["text"], rec["text"]);
+            let chars: Vec<char> = task["text"].as_str().unwrap().chars().collect();
+            let tokens = task["tokens"].as_array().unwrap();
+            assert!(!tokens.is_empty());
+            let span_of = |v: &Value| {
+                (
+                    v["start"].as_u64().unwrap() as usize,
+                    v["end"].as_u64().unwrap() as usize,
+                )
+            };
+            for (i, t) in tokens.iter().enumerate() {
+                let (s, e) = span_of(t);
+                assert_eq!(
+                    chars[s..e].iter().collect::<String>(),
+                    t["text"].as_str().unwrap()
+                );
+                assert_eq!(t["id"], i);
+            }
+            let spans = task["spans"].as_array().unwrap();
+            let mut last_end = None;
+            for sp in spans {
+                let (a, b) = (
+                    sp["token_start"].as_u64().unwrap() as usize,
+                    sp["token_end"].as_u64().unwrap() as usize,
+                );
+                assert!(a <= b && b < tokens.len());
+                assert_eq!(span_of(sp), (span_of(&tokens[a]).0, span_of(&tokens[b]).1));
+                assert!(last_end.is_none_or(|l| l < a), "spans overlap: {sp}");
+                last_end = Some(b);
+            }
+            if *strategy == "word" {
+                let want: Vec<(u64, u64, &str)> = rec["entities"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| {
+                        (
+                            e["start"].as_u64().unwrap(),
+                            e["end"].as_u64().unwrap(),
+                            e["label"].as_str().unwrap(),
+                        )
+                    })
+                    .collect();
+                let got: Vec<(u64, u64, &str)> = spans
+                    .iter()
+                    .map(|e| {
+                        (
+                            e["start"].as_u64().unwrap(),
+                            e["end"].as_u64().unwrap(),
+                            e["label"].as_str().unwrap(),
+                        )
+                    })
+                    .collect();
+                assert_eq!(got, want, "{}", rec["text"]);
+            }
+        }
+    }
+}

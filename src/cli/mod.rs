@@ -271,6 +271,8 @@ enum FormatArg {
     Redact,
     /// One Label Studio task per record (JSONL), the entities as predictions to correct.
     LabelStudio,
+    /// spaCy / Prodigy JSONL: text, tokens, spans snapped to the tokens.
+    Spans,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -432,6 +434,7 @@ fn run_tag(args: TagArgs) -> anyhow::Result<Outcome> {
         FormatArg::Conll => Format::Conll,
         FormatArg::Html => Format::Html,
         FormatArg::LabelStudio => Format::LabelStudio,
+        FormatArg::Spans => Format::Spans,
         FormatArg::Redact => Format::Redact,
     };
     let redact = redaction(&args)?;

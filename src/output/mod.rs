@@ -10,6 +10,7 @@ pub mod label_studio;
 pub mod lock;
 pub mod redact;
 pub mod resume;
+pub mod spans;
 pub mod target;
 
 use std::io::Write;
@@ -27,6 +28,8 @@ pub enum Format {
     Redact,
     /// One Label Studio task per record, the entities as predictions ([`label_studio`]).
     LabelStudio,
+    /// spaCy / Prodigy JSONL: text, tokens and token-aligned spans ([`spans`]).
+    Spans,
 }
 
 impl Format {
@@ -37,7 +40,7 @@ impl Format {
             Format::Conll => "conll",
             Format::Html => "html",
             Format::Redact => "txt",
-            Format::LabelStudio => "jsonl",
+            Format::LabelStudio | Format::Spans => "jsonl",
         }
     }
 }
@@ -134,6 +137,7 @@ pub fn printer<W: Write + Send + 'static>(
         Format::Jsonl => Box::new(jsonl::Jsonl::new(sink, opts.byte_offsets)),
         Format::Conll => Box::new(conll::Conll::new(sink, opts.aggregation)),
         Format::Html => Box::new(html::Html::new(sink)),
+        Format::Spans => Box::new(spans::Spans::new(sink, opts.aggregation)),
         Format::LabelStudio => Box::new(label_studio::LabelStudioPrinter::new(
             sink,
             opts.label_studio,

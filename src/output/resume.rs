@@ -35,7 +35,11 @@ impl Scanner {
             let pos = self.at + i as u64;
             let ends_record = match self.format {
                 // (HTML is refused with --resume at the command line: a page has a head and a foot.)
-                Format::Jsonl | Format::Html | Format::Redact | Format::LabelStudio => true,
+                Format::Jsonl
+                | Format::Html
+                | Format::Redact
+                | Format::LabelStudio
+                | Format::Spans => true,
                 Format::Conll => pos == self.line_start,
             };
             if ends_record {

@@ -1,0 +1,187 @@
+//! Output stage, spaCy / Prodigy spans printer (`-f spans`): one JSON task per record —
+//! `text`, `tokens` (the words ner-tag split the line into, with `ws` as spaCy's `spaces`) and
+//! `spans` snapped to those tokens as spaCy's `Doc.char_span(…, alignment_mode="expand")` snaps
+//! them, so `Doc(vocab, words, spaces, ents=…)` and Prodigy's `ner.manual`/`ner.correct` take
+//! them as they are.
+//!
+//! Spans are made non-overlapping, as `doc.ents` must be: when two snap onto a shared token the
+//! more confident one is kept. A record that cannot be tagged is a task with empty text and
+//! `meta.error`: nothing is dropped.
+
+use std::io::Write;
+
+use serde_json::{json, Map, Value};
+
+use super::{char_to_byte, ErrorRecord, InputKind, Printer, Sink, TaggedRecord};
+use crate::decode::{tags, Aggregation};
+use crate::error::Result;
+
+pub struct Spans<W: Write> {
+    sink: Sink<W>,
+    aggregation: Aggregation,
+}
+
+impl<W: Write> Spans<W> {
+    pub fn new(sink: Sink<W>, aggregation: Aggregation) -> Self {
+        Self { sink, aggregation }
+    }
+
+    fn emit(&mut self, task: &Value) -> Result<()> {
+        self.sink.emit(|buf| {
+            serde_json::to_writer(&mut *buf, task)?;
+            buf.push(b'\n');
+            Ok(())
+        })
+    }
+}
+
+/// A span snapped to whole tokens: `(token_start, token_end)` inclusive, as Prodigy writes them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapped {
+    pub token_start: usize,
+    pub token_end: usize,
+    pub label: String,
+    pub score: f32,
+}
+
+/// The entities `(start, end, label, score)` (characters) snapped outward to the `tokens`
+/// (character spans, sorted) that they touch, non-overlapping; entities touching no token (only
+/// whitespace) are left out.
+pub fn snap(tokens: &[(usize, usize)], entities: &[(usize, usize, String, f32)]) -> Vec<Snapped> {
+    let mut out: Vec<Snapped> = Vec::new();
+    for (start, end, label, score) in entities {
+        // `expand`: the first token ending after the start, the last one starting before the end.
+        let first = tokens.iter().position(|&(_, e)| e > *start);
+        let last = tokens.iter().rposition(|&(s, _)| s < *end);
+        let (Some(a), Some(b)) = (first, last) else {
+            continue;
+        };
+        if a > b {
+            continue;
+        }
+        let span = Snapped {
+            token_start: a,
+            token_end: b,
+            label: label.clone(),
+            score: *score,
+        };
+        match out.last_mut() {
+            Some(prev) if prev.token_end >= a => {
+                if span.score > prev.score {
+                    *prev = span;
+                }
+            }
+            _ => out.push(span),
+        }
+    }
+    out
+}
+
+impl<W: Write> Printer for Spans<W> {
+    fn record(&mut self, rec: &TaggedRecord) -> Result<()> {
+        let bytes = char_to_byte(rec.text);
+        let at = |c: usize| bytes[c.min(bytes.len() - 1)];
+        let chars: Vec<char> = rec.text.chars().collect();
+        let tokens: Vec<Value> = rec
+            .words
+            .iter()
+            .enumerate()
+            .map(|(i, &(s, e))| {
+                let ws = chars.get(e).is_some_and(|c| c.is_whitespace());
+                json!({"text": &rec.text[at(s)..at(e)], "start": s, "end": e, "id": i, "ws": ws})
+            })
+            .collect();
+        let entities: Vec<(usize, usize, String, f32)> = rec
+            .entities
+            .iter()
+            .map(|e| {
+                let label = match self.aggregation {
+                    Aggregation::None => tags::entity_type(&e.label).to_string(),
+                    _ => e.label.clone(),
+                };
+                (e.start, e.end, label, e.score)
+            })
+            .collect();
+        let spans: Vec<Value> = snap(rec.words, &entities)
+            .into_iter()
+            .map(|s| {
+                let (start, end) = (rec.words[s.token_start].0, rec.words[s.token_end].1);
+                let score = s
+                    .score
+                    .to_string()
+                    .parse::<f64>()
+                    .unwrap_or(f64::from(s.score));
+                json!({"start": start, "end": end, "token_start": s.token_start,
+                       "token_end": s.token_end, "label": s.label, "score": score})
+            })
+            .collect();
+        let mut task = match &rec.input {
+            InputKind::Json(object) => (*object).clone(),
+            _ => Map::new(),
+        };
+        task.insert("text".into(), rec.text.into());
+        task.insert("tokens".into(), tokens.into());
+        task.insert("spans".into(), spans.into());
+        let mut meta = json!({"line": rec.line});
+        if let Some(f) = rec.file {
+            meta["file"] = f.into();
+        }
+        task.insert("meta".into(), meta);
+        self.emit(&Value::Object(task))
+    }
+
+    fn error(&mut self, err: &ErrorRecord) -> Result<()> {
+        let mut task = err.object.cloned().unwrap_or_default();
+        let mut meta = json!({"line": err.line, "error": err.msg});
+        if let Some(f) = err.file {
+            meta["file"] = f.into();
+        }
+        task.insert("text".into(), "".into());
+        task.insert("tokens".into(), json!([]));
+        task.insert("spans".into(), json!([]));
+        task.insert("meta".into(), meta);
+        self.emit(&Value::Object(task))
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.sink.flush()
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.sink.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(s: usize, t: usize, label: &str, score: f32) -> (usize, usize, String, f32) {
+        (s, t, label.into(), score)
+    }
+
+    #[test]
+    fn spans_expand_to_whole_tokens_as_char_span_expand_does() {
+        // "New York-based Acme Corp ." → tokens New|York-based|Acme|Corp|.
+        let tokens = [(0, 3), (4, 14), (15, 19), (20, 24), (25, 26)];
+        let got = snap(
+            &tokens,
+            &[
+                e(0, 8, "LOC", 0.9),
+                e(16, 22, "ORG", 0.8),
+                e(24, 25, "X", 0.5),
+            ],
+        );
+        assert_eq!(
+            got.iter()
+                .map(|s| (s.token_start, s.token_end, s.label.as_str()))
+                .collect::<Vec<_>>(),
+            [(0, 1, "LOC"), (2, 3, "ORG")],
+            "a span over whitespace only is left out"
+        );
+        // Two entities snapping onto one token: the more confident one stays.
+        let got = snap(&tokens, &[e(4, 6, "LOC", 0.4), e(9, 14, "ORG", 0.7)]);
+        assert_eq!((got.len(), got[0].label.as_str()), (1, "ORG"));
+        assert!(snap(&[], &[e(0, 1, "X", 1.0)]).is_empty());
+    }
+}
