@@ -679,6 +679,15 @@ fn spans_are_token_aligned_and_equal_word_mode_entities() {
                 );
                 assert_eq!(t["id"], i);
             }
+            // As spaCy's Doc: the tokens and their trailing spaces are the text itself.
+            let rebuilt: String = tokens
+                .iter()
+                .map(|t| {
+                    let ws = if t["ws"].as_bool().unwrap() { " " } else { "" };
+                    format!("{}{ws}", t["text"].as_str().unwrap())
+                })
+                .collect();
+            assert_eq!(rebuilt, task["text"].as_str().unwrap());
             let spans = task["spans"].as_array().unwrap();
             let mut last_end = None;
             for sp in spans {

@@ -4,6 +4,8 @@
 //! them, so `Doc(vocab, words, spaces, ents=…)` and Prodigy's `ner.manual`/`ner.correct` take
 //! them as they are.
 //!
+//! As in spaCy, whitespace other than one space after a word is a token of its own (a tab, a
+//! second space, leading whitespace), so `Doc(words, spaces).text` is the line itself.
 //! Spans are made non-overlapping, as `doc.ents` must be: when two snap onto a shared token the
 //! more confident one is kept. A record that cannot be tagged is a task with empty text and
 //! `meta.error`: nothing is dropped.
@@ -44,15 +46,62 @@ pub struct Snapped {
     pub score: f32,
 }
 
-/// The entities `(start, end, label, score)` (characters) snapped outward to the `tokens`
-/// (character spans, sorted) that they touch, non-overlapping; entities touching no token (only
-/// whitespace) are left out.
-pub fn snap(tokens: &[(usize, usize)], entities: &[(usize, usize, String, f32)]) -> Vec<Snapped> {
+/// One token of a spaCy `Doc`: characters `start..end`, followed by a space (`ws`), or a
+/// whitespace token of its own (`space`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Token {
+    pub start: usize,
+    pub end: usize,
+    pub ws: bool,
+    pub space: bool,
+}
+
+/// spaCy's tokens of `chars` split into `words` (sorted character spans): each word, followed by
+/// a space when exactly one `' '` comes next; any other whitespace between, before or after the
+/// words a token of its own.
+pub fn tokens(chars: &[char], words: &[(usize, usize)]) -> Vec<Token> {
+    let mut out = Vec::with_capacity(words.len());
+    let mut gap = |out: &mut Vec<Token>, from: usize, to: usize| {
+        // The first ' ' of a gap after a word is that word's trailing space.
+        let mut from = from;
+        if let Some(last) = out.last_mut() {
+            if from < to && chars[from] == ' ' && !last.space {
+                last.ws = true;
+                from += 1;
+            }
+        }
+        if from < to {
+            out.push(Token {
+                start: from,
+                end: to,
+                ws: false,
+                space: true,
+            });
+        }
+    };
+    let mut at = 0;
+    for &(s, e) in words {
+        gap(&mut out, at, s);
+        out.push(Token {
+            start: s,
+            end: e,
+            ws: false,
+            space: false,
+        });
+        at = e;
+    }
+    gap(&mut out, at, chars.len());
+    out
+}
+
+/// The entities `(start, end, label, score)` (characters) snapped outward to the word tokens
+/// they touch, non-overlapping; entities touching no word (only whitespace) are left out.
+pub fn snap(tokens: &[Token], entities: &[(usize, usize, String, f32)]) -> Vec<Snapped> {
     let mut out: Vec<Snapped> = Vec::new();
     for (start, end, label, score) in entities {
-        // `expand`: the first token ending after the start, the last one starting before the end.
-        let first = tokens.iter().position(|&(_, e)| e > *start);
-        let last = tokens.iter().rposition(|&(s, _)| s < *end);
+        // `expand`: the first word ending after the start, the last one starting before the end.
+        let first = tokens.iter().position(|t| !t.space && t.end > *start);
+        let last = tokens.iter().rposition(|t| !t.space && t.start < *end);
         let (Some(a), Some(b)) = (first, last) else {
             continue;
         };
@@ -82,13 +131,13 @@ impl<W: Write> Printer for Spans<W> {
         let bytes = char_to_byte(rec.text);
         let at = |c: usize| bytes[c.min(bytes.len() - 1)];
         let chars: Vec<char> = rec.text.chars().collect();
-        let tokens: Vec<Value> = rec
-            .words
+        let toks = tokens(&chars, rec.words);
+        let token_list: Vec<Value> = toks
             .iter()
             .enumerate()
-            .map(|(i, &(s, e))| {
-                let ws = chars.get(e).is_some_and(|c| c.is_whitespace());
-                json!({"text": &rec.text[at(s)..at(e)], "start": s, "end": e, "id": i, "ws": ws})
+            .map(|(i, t)| {
+                json!({"text": &rec.text[at(t.start)..at(t.end)], "start": t.start, "end": t.end,
+                       "id": i, "ws": t.ws})
             })
             .collect();
         let entities: Vec<(usize, usize, String, f32)> = rec
@@ -102,10 +151,10 @@ impl<W: Write> Printer for Spans<W> {
                 (e.start, e.end, label, e.score)
             })
             .collect();
-        let spans: Vec<Value> = snap(rec.words, &entities)
+        let spans: Vec<Value> = snap(&toks, &entities)
             .into_iter()
             .map(|s| {
-                let (start, end) = (rec.words[s.token_start].0, rec.words[s.token_end].1);
+                let (start, end) = (toks[s.token_start].start, toks[s.token_end].end);
                 let score = s
                     .score
                     .to_string()
@@ -120,7 +169,7 @@ impl<W: Write> Printer for Spans<W> {
             _ => Map::new(),
         };
         task.insert("text".into(), rec.text.into());
-        task.insert("tokens".into(), tokens.into());
+        task.insert("tokens".into(), token_list.into());
         task.insert("spans".into(), spans.into());
         let mut meta = json!({"line": rec.line});
         if let Some(f) = rec.file {
@@ -161,9 +210,40 @@ mod tests {
     }
 
     #[test]
+    fn whitespace_becomes_tokens_as_in_spacy() {
+        let text: Vec<char> = " a  b\tc ".chars().collect();
+        let t = tokens(&text, &[(1, 2), (4, 5), (6, 7)]);
+        let got: Vec<(usize, usize, bool, bool)> =
+            t.iter().map(|t| (t.start, t.end, t.ws, t.space)).collect();
+        assert_eq!(
+            got,
+            [
+                (0, 1, false, true),
+                (1, 2, true, false),
+                (3, 4, false, true),
+                (4, 5, false, false),
+                (5, 6, false, true),
+                (6, 7, true, false)
+            ]
+        );
+    }
+
+    fn words(spans: &[(usize, usize)]) -> Vec<Token> {
+        spans
+            .iter()
+            .map(|&(start, end)| Token {
+                start,
+                end,
+                ws: true,
+                space: false,
+            })
+            .collect()
+    }
+
+    #[test]
     fn spans_expand_to_whole_tokens_as_char_span_expand_does() {
         // "New York-based Acme Corp ." → tokens New|York-based|Acme|Corp|.
-        let tokens = [(0, 3), (4, 14), (15, 19), (20, 24), (25, 26)];
+        let tokens = words(&[(0, 3), (4, 14), (15, 19), (20, 24), (25, 26)]);
         let got = snap(
             &tokens,
             &[
