@@ -17,11 +17,14 @@
 #    kernels (sdot, plain NEON, scalar); `--stats` naming the kernel; f32 spans equal to the
 #    `transformers` pipeline's (`expected/first.jsonl`).
 # Prints what it checked and exits 1 on the first failure. Build outputs go to $CARGO_TARGET_DIR
-# (default target/).
+# (default target/); AARCH64_PROFILE=dev builds the aarch64 binary in the dev profile instead of
+# release (reuses the test build's dependencies: one build fewer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=aarch64-unknown-linux-gnu
 tdir=${CARGO_TARGET_DIR:-target}
+profile=${AARCH64_PROFILE:-release}
+pdir=$profile; [[ $profile == dev ]] && pdir=debug
 say() { printf 'aarch64-check: %s\n' "$*" >&2; }
 fail() { say "FAIL: $*"; exit 1; }
 
@@ -50,10 +53,10 @@ for cpu in max cortex-a53; do
 done
 
 # 3. End to end: the release binary for aarch64 against the host's build.
-say "cargo build --release --target $target; cargo build (host)"
-cargo build --locked --release --target "$target"
+say "cargo build --profile $profile --target $target; cargo build (host)"
+cargo build --locked --profile "$profile" --target "$target"
 cargo build --locked
-arm=(qemu-aarch64 -L /usr/aarch64-linux-gnu "$tdir/$target/release/ner-tag")
+arm=(qemu-aarch64 -L /usr/aarch64-linux-gnu "$tdir/$target/$pdir/ner-tag")
 x86=("$tdir/debug/ner-tag")
 model=tests/fixtures/models/tiny-bert
 input=tests/fixtures/inputs.txt

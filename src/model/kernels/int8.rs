@@ -91,7 +91,8 @@ impl QMatrix {
 pub struct QRows {
     pub bytes: Vec<u8>,
     pub scale: Vec<f32>,
-    /// For the AVX2 kernel: `q` and `|q|` of every byte (`bytes` − 128, as i8 and u8).
+    /// For the AVX2 kernel (and `signed` for NEON): `q` and `|q|` of every byte (`bytes` − 128,
+    /// as i8 and u8).
     signed: Vec<i8>,
     magnitude: Vec<u8>,
 }
@@ -174,7 +175,10 @@ pub(super) fn matmul_on(
     );
     ROWS.with_borrow_mut(|q| {
         quantize_rows(x, m, k, kp, q);
-        if kernel == Int8Kernel::Avx2 {
+        if matches!(
+            kernel,
+            Int8Kernel::Avx2 | Int8Kernel::Neon | Int8Kernel::NeonDot
+        ) {
             q.split_signs();
         }
         let mut acc = [0i32; MR * NR];
@@ -219,11 +223,13 @@ pub(super) fn matmul_on(
                 #[cfg(target_arch = "aarch64")]
                 let simd = match kernel {
                     Int8Kernel::NeonDot => {
-                        unsafe { super::int8_neon::panel_dot(a, rows, kp, wp, &ep, dst, n) };
+                        let qs = &q.signed[r0 * kp..(r0 + rows) * kp];
+                        unsafe { super::int8_neon::panel_dot(qs, rows, kp, wp, &ep, dst, n) };
                         true
                     }
                     Int8Kernel::Neon => {
-                        unsafe { super::int8_neon::panel(a, rows, kp, wp, &ep, dst, n) };
+                        let qs = &q.signed[r0 * kp..(r0 + rows) * kp];
+                        unsafe { super::int8_neon::panel(qs, rows, kp, wp, &ep, dst, n) };
                         true
                     }
                     Int8Kernel::Scalar

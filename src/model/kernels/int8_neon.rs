@@ -2,9 +2,9 @@
 //! the dotprod extension (Cortex-A55/A76 and later, Neoverse, Apple M), `smull` + `sadalp` on
 //! plain ARMv8.0 NEON — then a 128-bit epilogue (scales, bias, GELU) in the scalar path's order.
 //!
-//! Both instructions multiply signed by signed bytes, so the shifted activation bytes are turned
-//! back into `q = byte − 128` (`byte ^ 0x80`) on load and the sums are `Σ q·w` itself, without
-//! the shift the VNNI kernels take out afterwards: the same integers, so the scaled results equal
+//! Both instructions multiply signed by signed bytes, so they take the activations as
+//! `q = byte − 128` (`QRows::signed`, as the AVX2 kernel does) and the sums are `Σ q·w` itself,
+//! without the shift the VNNI kernels take out afterwards: the same integers, so the scaled results equal
 //! the scalar path's bit for bit. `smull` products are at most 127 · 127 = 16,129 and `sadalp`
 //! widens them to i32 before adding, so nothing saturates.
 
@@ -30,19 +30,18 @@ unsafe fn sdot(mut acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
     acc
 }
 
-/// The 4 shifted activation bytes at `p` as signed `q`, repeated in every 32-bit lane.
+/// The 4 activations `q` at `p`, repeated in every 32-bit lane (one `ld1r`).
 #[target_feature(enable = "neon")]
 #[inline]
-unsafe fn broadcast_q(p: *const u8) -> int8x16_t {
-    let x = std::ptr::read_unaligned(p as *const u32) ^ 0x8080_8080;
-    vreinterpretq_s8_u32(vdupq_n_u32(x))
+unsafe fn broadcast_q(p: *const i8) -> int8x16_t {
+    vreinterpretq_s8_s32(vdupq_n_s32(std::ptr::read_unaligned(p as *const i32)))
 }
 
-/// One panel of NR packed columns for up to MR rows of `kp` shifted bytes each (`a`), with
+/// One panel of NR packed columns for up to MR rows of `kp` activations `q` each (`a`), with
 /// `sdot`; the results go to `out` (row stride `ldo`, `ep.cols` columns).
 #[target_feature(enable = "neon,dotprod")]
 pub unsafe fn panel_dot(
-    a: &[u8],
+    a: &[i8],
     rows: usize,
     kp: usize,
     wp: &[i8],
@@ -64,7 +63,7 @@ pub unsafe fn panel_dot(
 #[target_feature(enable = "neon,dotprod")]
 #[inline]
 unsafe fn dot_block<const R: usize>(
-    a: &[u8],
+    a: &[i8],
     kp: usize,
     wp: &[i8],
     ep: &Epilogue,
@@ -86,8 +85,8 @@ unsafe fn dot_block<const R: usize>(
             ];
             for (r, ar) in acc.iter_mut().enumerate() {
                 let x = broadcast_q(ap.add(r * kp + g * 4));
-                for j in 0..4 {
-                    ar[j] = sdot(ar[j], x, wv[j]);
+                for (a, w) in ar.iter_mut().zip(&wv) {
+                    *a = sdot(*a, x, *w);
                 }
             }
             w = w.add(NR * 4);
@@ -100,7 +99,7 @@ unsafe fn dot_block<const R: usize>(
 /// [`panel_dot`] on plain NEON: `smull` + `sadalp`, RB rows at a time.
 #[target_feature(enable = "neon")]
 pub unsafe fn panel(
-    a: &[u8],
+    a: &[i8],
     rows: usize,
     kp: usize,
     wp: &[i8],
@@ -125,7 +124,7 @@ pub unsafe fn panel(
 #[target_feature(enable = "neon")]
 #[inline]
 unsafe fn block<const R: usize>(
-    a: &[u8],
+    a: &[i8],
     r0: usize,
     kp: usize,
     wp: &[i8],
@@ -147,22 +146,20 @@ unsafe fn block<const R: usize>(
                 vld1q_s8(w.add(32)),
                 vld1q_s8(w.add(48)),
             ];
-            for r in 0..R {
+            for (r, (lr, hr)) in lo.iter_mut().zip(hi.iter_mut()).enumerate() {
                 // q0 q1 q2 q3 q0 q1 q2 q3: one column's 4 bytes twice, against two columns.
                 let x = vget_low_s8(broadcast_q(ap.add((r0 + r) * kp + g * 4)));
-                for j in 0..4 {
-                    let pl = vmull_s8(x, vget_low_s8(wv[j]));
-                    let ph = vmull_s8(x, vget_high_s8(wv[j]));
-                    lo[r][j] = vpadalq_s16(lo[r][j], pl);
-                    hi[r][j] = vpadalq_s16(hi[r][j], ph);
+                for ((l, h), w) in lr.iter_mut().zip(hr.iter_mut()).zip(&wv) {
+                    *l = vpadalq_s16(*l, vmull_s8(x, vget_low_s8(*w)));
+                    *h = vpadalq_s16(*h, vmull_s8(x, vget_high_s8(*w)));
                 }
             }
             w = w.add(NR * 4);
         }
         let mut acc = [[vdupq_n_s32(0); 4]; R];
-        for r in 0..R {
-            for j in 0..4 {
-                acc[r][j] = vpaddq_s32(lo[r][j], hi[r][j]);
+        for ((ar, lr), hr) in acc.iter_mut().zip(&lo).zip(&hi) {
+            for ((a, l), h) in ar.iter_mut().zip(lr).zip(hr) {
+                *a = vpaddq_s32(*l, *h);
             }
         }
         epilogue::<R>(&acc, ep, r0, cb, out, ldo);
