@@ -107,7 +107,8 @@ for run in "QEMU_CPU=cortex-a53 neon (smull + sadalp)" "NER_TAG_SIMD=base scalar
     read -r var name <<<"$run"
     env "$var" "${arm[@]}" -m "$model" -a first --quantize int8 --stats "$input" \
         2>"$out/k.err" >"$out/k.jsonl"
-    grep -qF "int8 $name" "$out/k.err" || fail "$var: --stats does not name $name: $(cat "$out/k.err")"
+    grep -qF "int8 $name" "$out/k.err" \
+        || fail "$var: --stats does not name $name: $(cat "$out/k.err")"
     cmp -s "$out/k.jsonl" "$out/arm.int8.first.jsonl" \
         || fail "int8 with $name differs from the sdot kernel's output"
     say "int8 -a first with $name ($var): byte-identical to sdot"

@@ -4,9 +4,9 @@
 //!
 //! Both instructions multiply signed by signed bytes, so they take the activations as
 //! `q = byte − 128` (`QRows::signed`, as the AVX2 kernel does) and the sums are `Σ q·w` itself,
-//! without the shift the VNNI kernels take out afterwards: the same integers, so the scaled results equal
-//! the scalar path's bit for bit. `smull` products are at most 127 · 127 = 16,129 and `sadalp`
-//! widens them to i32 before adding, so nothing saturates.
+//! without the shift the VNNI kernels take out afterwards: the same integers, so the scaled
+//! results equal the scalar path's bit for bit. `smull` products are at most 127 · 127 = 16,129
+//! and `sadalp` widens them to i32 before adding, so nothing saturates.
 
 use std::arch::aarch64::*;
 
