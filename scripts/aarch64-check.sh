@@ -12,7 +12,7 @@
 #    reference on odd shapes;
 # 3. builds `cargo build --release` for aarch64 and the host's `cargo build`, tags
 #    tests/fixtures/inputs.txt with tests/fixtures/models/tiny-bert (f32 and `--quantize int8`,
-#    `-a first` and word mode) on both, and requires the same spans (text, label, offsets) on
+#    `-a first` and word mode, `--stride 12`) on both, and requires the same spans (text, label, offsets) on
 #    every line, scores within 1e-5; the aarch64 int8 output byte-identical with its three
 #    kernels (sdot, plain NEON, scalar); `--stats` naming the kernel; f32 spans equal to the
 #    `transformers` pipeline's (`expected/first.jsonl`).
@@ -87,7 +87,8 @@ PY
 
 for q in none int8; do
     for agg in first word; do
-        args=(-m "$model" -a "$agg" --quantize "$q" "$input")
+        # --stride 12: what tests/fixtures/generate.py passed to the pipeline.
+        args=(-m "$model" -a "$agg" --quantize "$q" --stride 12 "$input")
         "${x86[@]}" "${args[@]}" >"$out/x86.$q.$agg.jsonl"
         "${arm[@]}" "${args[@]}" --stats 2>"$out/arm.$q.$agg.err" >"$out/arm.$q.$agg.jsonl" \
             || fail "aarch64 binary: $(cat "$out/arm.$q.$agg.err")"
@@ -105,7 +106,7 @@ say "f32 -a first: aarch64 = transformers pipeline ($r)"
 # The three int8 kernels compute the same integers: the same bytes out.
 for run in "QEMU_CPU=cortex-a53 neon (smull + sadalp)" "NER_TAG_SIMD=base scalar"; do
     read -r var name <<<"$run"
-    env "$var" "${arm[@]}" -m "$model" -a first --quantize int8 --stats "$input" \
+    env "$var" "${arm[@]}" -m "$model" -a first --quantize int8 --stride 12 --stats "$input" \
         2>"$out/k.err" >"$out/k.jsonl"
     grep -qF "int8 $name" "$out/k.err" \
         || fail "$var: --stats does not name $name: $(cat "$out/k.err")"
