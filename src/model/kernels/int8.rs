@@ -1,7 +1,8 @@
 //! Model stage, CPU kernels: int8 matrix product for `--quantize int8` — weights quantized per
 //! output channel once at load, activations per row at every call (dynamic quantization), i32
-//! accumulation in the kernel [`super::int8_kernel`] chose: AVX-512 VNNI, AVX-VNNI, AVX2, or the
-//! scalar reference loop here that the others are tested against bit for bit.
+//! accumulation in the kernel [`super::int8_kernel`] chose: AVX-512 VNNI, AVX-VNNI, AVX2, NEON
+//! (aarch64, with or without `sdot`), or the scalar reference loop here that the others are
+//! tested against bit for bit.
 //!
 //! `vpdpbusd` multiplies unsigned by signed bytes, so activations `q ∈ [-127, 127]` are stored
 //! shifted as `q + 128 ∈ [1, 255]` and the shift is taken back out exactly with the weights'
@@ -90,7 +91,8 @@ impl QMatrix {
 pub struct QRows {
     pub bytes: Vec<u8>,
     pub scale: Vec<f32>,
-    /// For the AVX2 kernel: `q` and `|q|` of every byte (`bytes` − 128, as i8 and u8).
+    /// For the AVX2 kernel (and `signed` for NEON): `q` and `|q|` of every byte (`bytes` − 128,
+    /// as i8 and u8).
     signed: Vec<i8>,
     magnitude: Vec<u8>,
 }
@@ -173,7 +175,10 @@ pub(super) fn matmul_on(
     );
     ROWS.with_borrow_mut(|q| {
         quantize_rows(x, m, k, kp, q);
-        if kernel == Int8Kernel::Avx2 {
+        if matches!(
+            kernel,
+            Int8Kernel::Avx2 | Int8Kernel::Neon | Int8Kernel::NeonDot
+        ) {
             q.split_signs();
         }
         let mut acc = [0i32; MR * NR];
@@ -213,9 +218,26 @@ pub(super) fn matmul_on(
                         unsafe { super::int8_avx2::panel(qs, qa, rows, kp, wp, &ep, dst, n) };
                         true
                     }
-                    Int8Kernel::Scalar => false,
+                    Int8Kernel::Scalar | Int8Kernel::Neon | Int8Kernel::NeonDot => false,
                 };
-                #[cfg(not(target_arch = "x86_64"))]
+                #[cfg(target_arch = "aarch64")]
+                let simd = match kernel {
+                    Int8Kernel::NeonDot => {
+                        let qs = &q.signed[r0 * kp..(r0 + rows) * kp];
+                        unsafe { super::int8_neon::panel_dot(qs, rows, kp, wp, &ep, dst, n) };
+                        true
+                    }
+                    Int8Kernel::Neon => {
+                        let qs = &q.signed[r0 * kp..(r0 + rows) * kp];
+                        unsafe { super::int8_neon::panel(qs, rows, kp, wp, &ep, dst, n) };
+                        true
+                    }
+                    Int8Kernel::Scalar
+                    | Int8Kernel::Avx2
+                    | Int8Kernel::AvxVnni
+                    | Int8Kernel::Avx512Vnni => false,
+                };
+                #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
                 let simd = false;
                 if !simd {
                     scalar_panel(a, rows, kp, wp, &mut acc);

@@ -9,12 +9,18 @@ fn lcg(seed: &mut u64) -> f32 {
     ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
 }
 
-const KERNELS: [Int8Kernel; 4] = [
+/// The kernels of this architecture (the scalar one first).
+#[cfg(target_arch = "x86_64")]
+const KERNELS: &[Int8Kernel] = &[
     Int8Kernel::Scalar,
     Int8Kernel::Avx2,
     Int8Kernel::AvxVnni,
     Int8Kernel::Avx512Vnni,
 ];
+#[cfg(target_arch = "aarch64")]
+const KERNELS: &[Int8Kernel] = &[Int8Kernel::Scalar, Int8Kernel::Neon, Int8Kernel::NeonDot];
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const KERNELS: &[Int8Kernel] = &[Int8Kernel::Scalar];
 
 /// The kernels this CPU runs; the scalar one always. Names those it cannot (on stderr), so a
 /// run on a narrower machine says what it did not test.
@@ -152,8 +158,18 @@ fn dispatch_picks_a_kernel_this_cpu_runs() {
     let k = super::super::int8_kernel();
     assert!(k.runs_here());
     assert!(super::super::describe().contains(k.name()));
+    #[cfg(target_arch = "x86_64")]
     if super::super::level() == super::super::Level::Base {
         assert_eq!(k, Int8Kernel::Scalar);
+    }
+    // On aarch64 NEON is always there: the scalar loop only when asked for, `sdot` wherever
+    // the CPU has it and `neon` does not hold it back.
+    #[cfg(target_arch = "aarch64")]
+    match super::super::requested() {
+        Some("base") => assert_eq!(k, Int8Kernel::Scalar),
+        Some("neon") => assert_eq!(k, Int8Kernel::Neon),
+        _ if Int8Kernel::NeonDot.runs_here() => assert_eq!(k, Int8Kernel::NeonDot),
+        _ => assert_eq!(k, Int8Kernel::Neon),
     }
 }
 

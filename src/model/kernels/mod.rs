@@ -1,9 +1,10 @@
 //! Model stage, CPU kernels: the row-wise and element-wise math of the native CPU encoder
 //! (LayerNorm, softmax, GELU, int8 quantization), each compiled three times — for
 //! AVX-512, for AVX2 + FMA and for baseline x86-64 — and chosen once at run time, so one portable
-//! binary runs the widest vectors the machine has. The int8 matrix product has one file per
-//! instruction set (`int8_avx512`, `int8_avxvnni`, `int8_avx2`, the scalar loop in `int8`),
-//! chosen once as well ([`int8_kernel`]).
+//! binary runs the widest vectors the machine has (on aarch64 the baseline is NEON, one build).
+//! The int8 matrix product has one file per instruction set (`int8_avx512`, `int8_avxvnni`,
+//! `int8_avx2`, `int8_neon` on aarch64, the scalar loop in `int8`), chosen once as well
+//! ([`int8_kernel`]).
 //!
 //! The kernels are plain Rust loops written so that LLVM vectorizes them (16 independent lanes,
 //! no data-dependent branches); `dispatch!` compiles each body under the wider target features.
@@ -15,6 +16,8 @@ mod int8_avx2;
 mod int8_avx512;
 #[cfg(target_arch = "x86_64")]
 mod int8_avxvnni;
+#[cfg(target_arch = "aarch64")]
+mod int8_neon;
 pub mod math;
 
 use std::sync::OnceLock;
@@ -28,7 +31,8 @@ pub enum Level {
 }
 
 /// `NER_TAG_SIMD`, read once: `base`, `avx2` (an AVX2-only CPU: Zen 2/3, Haswell–Skylake) and
-/// `avxvnni` (AVX2 + AVX-VNNI, no AVX-512: Alder Lake and later) lower what runs.
+/// `avxvnni` (AVX2 + AVX-VNNI, no AVX-512: Alder Lake and later) lower what runs; on aarch64
+/// `base` takes the scalar int8 loop and `neon` plain NEON where the CPU has dotprod.
 fn requested() -> Option<&'static str> {
     static REQ: OnceLock<Option<String>> = OnceLock::new();
     REQ.get_or_init(|| std::env::var("NER_TAG_SIMD").ok())
@@ -86,6 +90,10 @@ pub enum Int8Kernel {
     AvxVnni,
     /// 512-bit `vpdpbusd` of AVX-512 VNNI (`int8_avx512`).
     Avx512Vnni,
+    /// aarch64 NEON `smull` + `sadalp` (`int8_neon`): every ARMv8 CPU.
+    Neon,
+    /// aarch64 NEON `sdot` of the dotprod extension (`int8_neon`).
+    NeonDot,
 }
 
 impl Int8Kernel {
@@ -95,6 +103,8 @@ impl Int8Kernel {
             Self::Avx2 => "avx2 (vpmaddubsw)",
             Self::AvxVnni => "avx-vnni (256-bit vpdpbusd)",
             Self::Avx512Vnni => "avx512-vnni (512-bit vpdpbusd)",
+            Self::Neon => "neon (smull + sadalp)",
+            Self::NeonDot => "neon-dotprod (sdot)",
         }
     }
 
@@ -112,34 +122,62 @@ impl Int8Kernel {
                         && is_x86_feature_detected!("avx512bw")
                         && is_x86_feature_detected!("avx512vnni")
                 }
+                Self::Neon | Self::NeonDot => false,
             }
         }
-        #[cfg(not(target_arch = "x86_64"))]
+        #[cfg(target_arch = "aarch64")]
+        {
+            let neon = std::arch::is_aarch64_feature_detected!("neon");
+            match self {
+                Self::Scalar => true,
+                Self::Neon => neon,
+                Self::NeonDot => neon && std::arch::is_aarch64_feature_detected!("dotprod"),
+                Self::Avx2 | Self::AvxVnni | Self::Avx512Vnni => false,
+            }
+        }
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
         {
             self == Self::Scalar
         }
     }
 }
 
-/// The int8 kernel of this process, decided once with [`level`]: the widest the CPU has, below
-/// the `NER_TAG_SIMD` cap (`avx2` keeps `vpmaddubsw` even where AVX-VNNI exists).
+/// The int8 kernel of this process, decided once: the widest the CPU has, below the
+/// `NER_TAG_SIMD` cap (`avx2` keeps `vpmaddubsw` even where AVX-VNNI exists, `neon` keeps
+/// `smull` where dotprod exists, `base` the scalar loop).
 pub fn int8_kernel() -> Int8Kernel {
     static KERNEL: OnceLock<Int8Kernel> = OnceLock::new();
-    *KERNEL.get_or_init(|| {
-        let vnni256 = requested() != Some("avx2") && Int8Kernel::AvxVnni.runs_here();
-        match level() {
-            Level::Base => Int8Kernel::Scalar,
-            Level::Avx512 if Int8Kernel::Avx512Vnni.runs_here() => Int8Kernel::Avx512Vnni,
-            _ if vnni256 => Int8Kernel::AvxVnni,
-            _ => Int8Kernel::Avx2,
-        }
-    })
+    *KERNEL.get_or_init(choose_int8)
+}
+
+#[cfg(not(target_arch = "aarch64"))]
+fn choose_int8() -> Int8Kernel {
+    let vnni256 = requested() != Some("avx2") && Int8Kernel::AvxVnni.runs_here();
+    match level() {
+        Level::Base => Int8Kernel::Scalar,
+        Level::Avx512 if Int8Kernel::Avx512Vnni.runs_here() => Int8Kernel::Avx512Vnni,
+        _ if vnni256 => Int8Kernel::AvxVnni,
+        _ => Int8Kernel::Avx2,
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+fn choose_int8() -> Int8Kernel {
+    match requested() {
+        Some("base") => Int8Kernel::Scalar,
+        _ if !Int8Kernel::Neon.runs_here() => Int8Kernel::Scalar,
+        Some("neon") => Int8Kernel::Neon,
+        _ if Int8Kernel::NeonDot.runs_here() => Int8Kernel::NeonDot,
+        _ => Int8Kernel::Neon,
+    }
 }
 
 /// What runs here, in one line: `simd avx512, int8 avx512-vnni (512-bit vpdpbusd)`.
 pub fn describe() -> String {
     let level = match level() {
-        Level::Base => "baseline x86-64",
+        Level::Base if cfg!(target_arch = "aarch64") => "neon",
+        Level::Base if cfg!(target_arch = "x86_64") => "baseline x86-64",
+        Level::Base => "baseline",
         Level::Avx2 => "avx2+fma",
         Level::Avx512 => "avx512",
     };
