@@ -47,19 +47,20 @@ fn max_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
 }
 
 /// Largest int8-vs-f32 logit difference allowed on the fixtures' random windows. Measured
-/// 2026-12-01 (AMD EPYC Zen 5, avx512-vnni int8 kernel; every int8 kernel computes the same
-/// integers, so the figure does not depend on which one runs): at most 0.389, on
-/// tiny-roberta-bpe-prefix (logits up to 5.97; the other 14 fixtures 0.098–0.367), with
+/// 2026-12-01 (AMD EPYC Zen 5; every int8 kernel computes the same integers, so the figure does
+/// not depend on which one runs) with the 7-bit weights of `kernels::int8`: at most 0.660, on
+/// tiny-distilbert-f16 (logits up to 5.20; the other 15 fixtures 0.108–0.560), with
 /// `cargo test --test backends native_matches_candle_on_every_fixture -- --nocapture`, which
-/// prints each fixture's figure. The bound leaves ~30% headroom; the former one, 0.25 × the
-/// largest logit, allowed up to 1.7.
-const INT8_MAX_DIFF_FIXTURES: f32 = 0.5;
+/// prints each fixture's figure (8-bit weights: at most 0.389). The bound leaves ~30% headroom;
+/// the former one, 0.25 × the largest logit, allowed up to 1.7.
+const INT8_MAX_DIFF_FIXTURES: f32 = 0.85;
 
 /// The same on the shared real checkpoints (random ids, far from real text: activation
-/// outliers): measured at most 0.933 on bert-minilm-conll03 (distilbert 0.661, xlmr 0.642;
-/// logits up to 7.18) with `cargo test --test backends native_matches_candle_on_the_shared_checkpoints
-/// -- --nocapture`. The F1 test below is the accuracy check.
-const INT8_MAX_DIFF_SHARED: f32 = 1.2;
+/// outliers): measured at most 1.140 on bert-minilm-conll03 (distilbert 0.935, xlmr 0.940;
+/// logits up to 7.18; 8-bit weights: 0.933) with `cargo test --test backends
+/// native_matches_candle_on_the_shared_checkpoints -- --nocapture`. The F1 test below is the
+/// accuracy check (0.8997 at 7 bits, 0.8986 at 8, f32 0.8975).
+const INT8_MAX_DIFF_SHARED: f32 = 1.5;
 
 fn check_model(dir: &std::path::Path, int8_max_diff: f32) {
     let native = load(dir, Backend::Native, Quantize::None);

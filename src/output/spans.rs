@@ -61,7 +61,7 @@ pub struct Token {
 /// words a token of its own.
 pub fn tokens(chars: &[char], words: &[(usize, usize)]) -> Vec<Token> {
     let mut out = Vec::with_capacity(words.len());
-    let mut gap = |out: &mut Vec<Token>, from: usize, to: usize| {
+    let gap = |out: &mut Vec<Token>, from: usize, to: usize| {
         // The first ' ' of a gap after a word is that word's trailing space.
         let mut from = from;
         if let Some(last) = out.last_mut() {

@@ -1,25 +1,23 @@
 //! Model stage, CPU kernels: the int8 product's panel on AVX2 without VNNI — 256-bit `vpmaddubsw`
-//! and `vpmaddwd`, exact: the activations enter as `|q|` (unsigned) with their sign moved onto
-//! the weights (`vpsignb`), so each i16 pair sum is at most 2 · 127 · 127 = 32,258 and
-//! `vpmaddubsw` never saturates. The 256-bit epilogue here serves the AVX-VNNI kernel too.
-//!
-//! The sums are `Σ q·w` itself, not the shifted `Σ (q + 128)·w` of the VNNI kernels: the same
-//! integers once the shift is taken out, so the scaled results equal the scalar path's bit for bit.
+//! and `vpmaddwd` over the shifted activation bytes `q + 128 ∈ [1, 255]`, as the VNNI kernels
+//! take them. Exact: weights are 7-bit (`|w| ≤ 63`, [`super::int8::W_MAX`]), so each i16 pair
+//! sum is at most 2 · 255 · 63 = 32,130 and `vpmaddubsw` never saturates; the shift comes back
+//! out in the epilogue with the weights' column sums, so the results equal the scalar path's bit
+//! for bit. Per four `k` and row: one broadcast, two `vpmaddubsw`, two `vpmaddwd`, two adds for
+//! 16 columns. The 256-bit epilogue here serves the AVX-VNNI kernel too.
 
 use std::arch::x86_64::*;
 
 use super::int8::{Epilogue, Post, NR};
 
-/// Rows per register block: 3 rows × 16 columns = 6 accumulators, 2 weight registers.
-const RB: usize = 3;
+/// Rows per register block: 4 rows × 16 columns = 8 accumulators, 2 weight registers.
+const RB: usize = 4;
 
-/// One panel of NR packed columns for up to MR rows: `qs` and `qa` hold `q` and `|q|` of the
-/// rows' `kp` activations each; the results go to `out` (row stride `ldo`, `ep.cols` columns).
+/// One panel of NR packed columns for up to MR rows of `kp` shifted activation bytes each (`a`);
+/// the results go to `out` (row stride `ldo`, `ep.cols` columns).
 #[target_feature(enable = "avx2")]
-#[allow(clippy::too_many_arguments)]
 pub unsafe fn panel(
-    qs: &[i8],
-    qa: &[u8],
+    a: &[u8],
     rows: usize,
     kp: usize,
     wp: &[i8],
@@ -31,9 +29,10 @@ pub unsafe fn panel(
     while r0 < rows {
         let n = (rows - r0).min(RB);
         match n {
-            3 => block::<3>(qs, qa, r0, kp, wp, ep, out, ldo),
-            2 => block::<2>(qs, qa, r0, kp, wp, ep, out, ldo),
-            _ => block::<1>(qs, qa, r0, kp, wp, ep, out, ldo),
+            4 => block::<4>(a, r0, kp, wp, ep, out, ldo),
+            3 => block::<3>(a, r0, kp, wp, ep, out, ldo),
+            2 => block::<2>(a, r0, kp, wp, ep, out, ldo),
+            _ => block::<1>(a, r0, kp, wp, ep, out, ldo),
         }
         r0 += n;
     }
@@ -42,10 +41,8 @@ pub unsafe fn panel(
 /// Rows `r0..r0 + R` of the panel, 16 columns at a time.
 #[target_feature(enable = "avx2")]
 #[inline]
-#[allow(clippy::too_many_arguments)]
 unsafe fn block<const R: usize>(
-    qs: &[i8],
-    qa: &[u8],
+    a: &[u8],
     r0: usize,
     kp: usize,
     wp: &[i8],
@@ -53,9 +50,9 @@ unsafe fn block<const R: usize>(
     out: &mut [f32],
     ldo: usize,
 ) {
-    assert!(qs.len() >= (r0 + R) * kp && qa.len() >= (r0 + R) * kp && wp.len() >= NR * kp);
+    assert!(a.len() >= (r0 + R) * kp && wp.len() >= NR * kp);
     let ones = _mm256_set1_epi16(1);
-    let (sp, ap) = (qs.as_ptr(), qa.as_ptr());
+    let ap = a.as_ptr();
     let mut cb = 0;
     while cb < ep.cols {
         let mut acc = [[_mm256_setzero_si256(); 2]; R];
@@ -65,16 +62,15 @@ unsafe fn block<const R: usize>(
             let w1 = _mm256_loadu_si256(w.add(32) as *const __m256i);
             for (r, ar) in acc.iter_mut().enumerate() {
                 let off = (r0 + r) * kp + g * 4;
-                let s = _mm256_set1_epi32(std::ptr::read_unaligned(sp.add(off) as *const i32));
-                let a = _mm256_set1_epi32(std::ptr::read_unaligned(ap.add(off) as *const i32));
-                let p0 = _mm256_maddubs_epi16(a, _mm256_sign_epi8(w0, s));
-                let p1 = _mm256_maddubs_epi16(a, _mm256_sign_epi8(w1, s));
+                let x = _mm256_set1_epi32(std::ptr::read_unaligned(ap.add(off) as *const i32));
+                let p0 = _mm256_maddubs_epi16(x, w0);
+                let p1 = _mm256_maddubs_epi16(x, w1);
                 ar[0] = _mm256_add_epi32(ar[0], _mm256_madd_epi16(p0, ones));
                 ar[1] = _mm256_add_epi32(ar[1], _mm256_madd_epi16(p1, ones));
             }
             w = w.add(NR * 4);
         }
-        epilogue::<R, 2>(&acc, false, ep, r0, cb, out, ldo);
+        epilogue::<R, 2>(&acc, true, ep, r0, cb, out, ldo);
         cb += 16;
     }
 }

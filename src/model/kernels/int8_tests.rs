@@ -112,8 +112,9 @@ fn kernels_match_on_tall_skinny_and_model_shapes() {
     }
 }
 
-/// The worst case for 16-bit intermediates: every activation and weight at ±127, signs aligned
-/// so that all products add up (`vpmaddubsw` pairs at 32,258), or alternate.
+/// The worst case for 16-bit intermediates: every activation at ±127 (bytes 255 and 1) and every
+/// weight at ±63, signs aligned so that all products add up (`vpmaddubsw` pairs at 2 · 255 · 63 =
+/// 32,130 on the shifted bytes), or alternate.
 #[test]
 fn kernels_are_exact_at_full_scale() {
     let (m, k, n) = (7, 1537, 70);
@@ -148,7 +149,7 @@ fn kernels_are_exact_at_full_scale() {
         &mut got,
         Post::None,
     );
-    // Column 1 is the all-negative one: 1537 · 127 · 127 products of −1 scale.
+    // Column 1 is the all-negative one: 1537 · 127 · 63 products of −1 scale.
     assert!((got[1] + 1537.0 * 2.5).abs() < 1e-2, "{}", got[1]);
 }
 
@@ -191,6 +192,7 @@ fn fused_gelu_equals_gelu_after_the_product() {
 
 #[test]
 fn quantization_error_is_small() {
+    const BOUND: f32 = 0.013;
     let mut seed = 11u64;
     let (m, k, n) = (4, 384, 40);
     let w: Vec<f32> = (0..n * k).map(|_| lcg(&mut seed) * 0.05).collect();
@@ -198,22 +200,20 @@ fn quantization_error_is_small() {
     let qm = QMatrix::quantize(&w, n, k);
     let mut got = vec![0f32; m * n];
     matmul(&x, m, &qm, &vec![0.0; n], &mut got, Post::None);
-    // Measured 2026-12-01: at most 5.65e-3 (products up to 0.79 in magnitude), the same in every
-    // kernel (they compute the same integers); printed by a temporary eprintln of the
-    // differences under `cargo test --lib quantization_error_is_small -- --nocapture`.
+    // Bound: what is measured (printed with --nocapture) plus ~30%: 5.65e-3 with 8-bit
+    // weights; 9.92e-3 with the 7-bit weights every kernel uses since 2026-12-01.
+    let mut worst = 0f32;
     for r in 0..m {
         for c in 0..n {
             let exact: f32 = (0..k).map(|j| x[r * k + j] * w[c * k + j]).sum();
-            assert!(
-                (got[r * n + c] - exact).abs() < 0.008,
-                "{} vs {exact}",
-                got[r * n + c]
-            );
+            worst = worst.max((got[r * n + c] - exact).abs());
         }
     }
+    eprintln!("int8 quantization error: at most {worst:.3e} (products up to 0.79)");
+    assert!(worst < BOUND, "error {worst}");
     let deq = qm.dequantize();
     assert!(deq
         .iter()
         .zip(&w)
-        .all(|(a, b)| (a - b).abs() <= 0.05 / 254.0 + 1e-7));
+        .all(|(a, b)| (a - b).abs() <= 0.05 / (2.0 * super::W_MAX) + 1e-7));
 }
