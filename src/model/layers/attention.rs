@@ -87,52 +87,83 @@ pub struct HeadView {
 /// `qkv` and `out`: `S = q kᵀ · scale`, `out = softmax(S) v`; `s` holds `len × len` scores.
 pub fn attend(qkv: &[f32], out: &mut [f32], len: usize, hv: HeadView, s: &mut [f32]) {
     let d = hv.head_dim;
-    let (qs, os) = (hv.qkv_stride as isize, hv.out_stride as isize);
+    let (qs, os) = (hv.qkv_stride, hv.out_stride);
     assert!(qkv.len() >= len * hv.qkv_stride && out.len() >= len * hv.out_stride);
     assert!(s.len() >= len * len && hv.v + d <= hv.qkv_stride && hv.o + d <= hv.out_stride);
-    // SAFETY: every (row, column) the strides reach lies inside the slices, as asserted above;
-    // the destinations do not alias the sources.
-    unsafe {
-        gemm::gemm(
-            len,
-            len,
-            d,
-            s.as_mut_ptr(),
-            1,
-            len as isize,
-            false,
-            qkv.as_ptr().add(hv.q),
-            1,
-            qs,
-            qkv.as_ptr().add(hv.k),
-            qs,
-            1,
-            0.0f32,
-            hv.scale,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
+    gemm_strided(
+        len,
+        len,
+        d,
+        s,
+        len,
+        &qkv[hv.q..],
+        1,
+        qs,
+        &qkv[hv.k..],
+        qs,
+        1,
+        hv.scale,
+    );
     kernels::softmax_rows(&mut s[..len * len], len);
+    gemm_strided(
+        len,
+        d,
+        len,
+        &mut out[hv.o..],
+        os,
+        s,
+        1,
+        len,
+        &qkv[hv.v..],
+        1,
+        qs,
+        1.0,
+    );
+}
+
+/// `dst (m × n, row stride dst_rs) = scale · A (m × k) · B (k × n)` where A's element (i, c) is
+/// `a[i·a_rs + c·a_cs]` and B's (c, j) is `b[c·b_rs + j·b_cs]`: one `gemm` call, bounds checked.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn gemm_strided(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    dst_rs: usize,
+    a: &[f32],
+    a_cs: usize,
+    a_rs: usize,
+    b: &[f32],
+    b_cs: usize,
+    b_rs: usize,
+    scale: f32,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    let last = |rs: usize, cs: usize, r: usize, c: usize| (r - 1) * rs + (c - 1) * cs;
+    assert!(last(dst_rs, 1, m, n) < dst.len());
+    assert!(k == 0 || last(a_rs, a_cs, m, k) < a.len());
+    assert!(k == 0 || last(b_rs, b_cs, k, n) < b.len());
+    // SAFETY: every element the strides reach lies inside its slice, as asserted above; `dst`
+    // is a `&mut` and so aliases neither source.
     unsafe {
         gemm::gemm(
-            len,
-            d,
-            len,
-            out.as_mut_ptr().add(hv.o),
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
             1,
-            os,
+            dst_rs as isize,
             false,
-            s.as_ptr(),
-            1,
-            len as isize,
-            qkv.as_ptr().add(hv.v),
-            1,
-            qs,
+            a.as_ptr(),
+            a_cs as isize,
+            a_rs as isize,
+            b.as_ptr(),
+            b_cs as isize,
+            b_rs as isize,
             0.0f32,
-            1.0f32,
+            scale,
             false,
             false,
             false,

@@ -12,6 +12,7 @@
 
 use super::super::kernels;
 use super::super::store::Weights;
+use super::attention::gemm_strided;
 use super::linear::{Linear, Precision};
 use super::relative::Relative;
 use super::{BlockConfig, BlockNames};
@@ -266,57 +267,6 @@ impl DisentangledAttention {
                 }
             }
         }
-    }
-}
-
-/// `dst (m × n, row stride dst_rs) = scale · A (m × k) · B (k × n)` where A's element (i, c) is
-/// `a[i·a_rs + c·a_cs]` and B's (c, j) is `b[c·b_rs + j·b_cs]`: one `gemm` call, bounds checked.
-#[allow(clippy::too_many_arguments)]
-fn gemm_strided(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: &mut [f32],
-    dst_rs: usize,
-    a: &[f32],
-    a_cs: usize,
-    a_rs: usize,
-    b: &[f32],
-    b_cs: usize,
-    b_rs: usize,
-    scale: f32,
-) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    let last = |rs: usize, cs: usize, r: usize, c: usize| (r - 1) * rs + (c - 1) * cs;
-    assert!(last(dst_rs, 1, m, n) < dst.len());
-    assert!(k == 0 || last(a_rs, a_cs, m, k) < a.len());
-    assert!(k == 0 || last(b_rs, b_cs, k, n) < b.len());
-    // SAFETY: every element the strides reach lies inside its slice, as asserted above; `dst`
-    // is a `&mut` and so aliases neither source.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            dst_rs as isize,
-            false,
-            a.as_ptr(),
-            a_cs as isize,
-            a_rs as isize,
-            b.as_ptr(),
-            b_cs as isize,
-            b_rs as isize,
-            0.0f32,
-            scale,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
     }
 }
 

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::super::kernels;
 use super::super::store::Weights;
+use super::attention::{gemm_strided, HeadView};
 use super::linear::{Linear, Precision};
 use super::rotary::Rope;
 
@@ -81,32 +82,21 @@ impl RopeAttention {
             let ctx = &mut s.ctx[start * hidden..(start + len) * hidden];
             for h in 0..self.heads {
                 let d = self.head_dim;
-                let head = Head {
-                    stride,
+                let head = HeadView {
+                    qkv_stride: stride,
+                    out_stride: hidden,
                     q: h * d,
                     k: hidden + h * d,
                     v: 2 * hidden + h * d,
                     o: h * d,
-                    out_stride: hidden,
-                    d,
+                    head_dim: d,
+                    scale: 1.0 / (d as f32).sqrt(),
                 };
                 attend_windowed(rows, ctx, len, head, self.half_window, &mut s.scores);
             }
         }
         self.out.forward(&s.ctx, m, out);
     }
-}
-
-/// Where one head lives in the fused QKV rows and in the output rows.
-#[derive(Debug, Clone, Copy)]
-pub struct Head {
-    pub stride: usize,
-    pub q: usize,
-    pub k: usize,
-    pub v: usize,
-    pub o: usize,
-    pub out_stride: usize,
-    pub d: usize,
 }
 
 /// The keys row `i` of a `len`-token window sees: all, or those within `half_window`.
@@ -123,51 +113,40 @@ pub fn attend_windowed(
     qkv: &[f32],
     out: &mut [f32],
     len: usize,
-    hd: Head,
+    hd: HeadView,
     half_window: Option<usize>,
     scores: &mut Vec<f32>,
 ) {
-    let d = hd.d;
-    assert!(qkv.len() >= len * hd.stride && out.len() >= len * hd.out_stride);
-    assert!(hd.q.max(hd.k).max(hd.v) + d <= hd.stride && hd.o + d <= hd.out_stride);
+    let d = hd.head_dim;
+    assert!(qkv.len() >= len * hd.qkv_stride && out.len() >= len * hd.out_stride);
+    assert!(hd.q.max(hd.k).max(hd.v) + d <= hd.qkv_stride && hd.o + d <= hd.out_stride);
     let block = match half_window {
         Some(_) => LOCAL_BLOCK,
         None if len <= GLOBAL_BLOCK => len.max(1),
         None => GLOBAL_BLOCK,
     };
-    let scale = 1.0 / (d as f32).sqrt();
-    let (qs, os) = (hd.stride as isize, hd.out_stride as isize);
+    let (qs, os) = (hd.qkv_stride, hd.out_stride);
     for r0 in (0..len).step_by(block) {
         let r1 = (r0 + block).min(len);
         let (k0, _) = visible(r0, len, half_window);
         let (_, k1) = visible(r1 - 1, len, half_window);
         let (rows, cols) = (r1 - r0, k1 - k0);
         scores.resize(rows * cols, 0.0);
-        // SAFETY: rows r0..r1 and k0..k1 of the strided q, k and v columns lie inside `qkv`, the
-        // output rows inside `out` (asserted above); `scores` holds rows × cols and aliases neither.
-        unsafe {
-            gemm::gemm(
-                rows,
-                cols,
-                d,
-                scores.as_mut_ptr(),
-                1,
-                cols as isize,
-                false,
-                qkv.as_ptr().add(r0 * hd.stride + hd.q),
-                1,
-                qs,
-                qkv.as_ptr().add(k0 * hd.stride + hd.k),
-                qs,
-                1,
-                0.0f32,
-                scale,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            );
-        }
+        let (q, k, v) = (r0 * qs + hd.q, k0 * qs + hd.k, k0 * qs + hd.v);
+        gemm_strided(
+            rows,
+            cols,
+            d,
+            scores,
+            cols,
+            &qkv[q..],
+            1,
+            qs,
+            &qkv[k..],
+            qs,
+            1,
+            hd.scale,
+        );
         if half_window.is_none() {
             kernels::softmax_rows(&mut scores[..rows * cols], cols);
         } else {
@@ -179,29 +158,21 @@ pub fn attend_windowed(
                 kernels::softmax_rows(&mut row[a..b], b - a);
             }
         }
-        unsafe {
-            gemm::gemm(
-                rows,
-                d,
-                cols,
-                out.as_mut_ptr().add(r0 * hd.out_stride + hd.o),
-                1,
-                os,
-                false,
-                scores.as_ptr(),
-                1,
-                cols as isize,
-                qkv.as_ptr().add(k0 * hd.stride + hd.v),
-                1,
-                qs,
-                0.0f32,
-                1.0f32,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            );
-        }
+        let o = r0 * os + hd.o;
+        gemm_strided(
+            rows,
+            d,
+            cols,
+            &mut out[o..],
+            os,
+            scores,
+            1,
+            cols,
+            &qkv[v..],
+            1,
+            qs,
+            1.0,
+        );
     }
 }
 
@@ -211,10 +182,10 @@ mod tests {
     use super::*;
 
     /// Masked softmax attention of one head, in f64, straight from the definition.
-    fn reference(qkv: &[f32], len: usize, hd: Head, w: Option<usize>) -> Vec<f64> {
-        let at = |r: usize, c: usize| f64::from(qkv[r * hd.stride + c]);
-        let scale = 1.0 / (hd.d as f64).sqrt();
-        let mut out = vec![0.0; len * hd.d];
+    fn reference(qkv: &[f32], len: usize, hd: HeadView, w: Option<usize>) -> Vec<f64> {
+        let at = |r: usize, c: usize| f64::from(qkv[r * hd.qkv_stride + c]);
+        let scale = 1.0 / (hd.head_dim as f64).sqrt();
+        let mut out = vec![0.0; len * hd.head_dim];
         for i in 0..len {
             let seen: Vec<usize> = (0..len)
                 .filter(|&j| w.is_none_or(|w| i.abs_diff(j) <= w))
@@ -222,7 +193,7 @@ mod tests {
             let s: Vec<f64> = seen
                 .iter()
                 .map(|&j| {
-                    (0..hd.d)
+                    (0..hd.head_dim)
                         .map(|c| at(i, hd.q + c) * at(j, hd.k + c))
                         .sum::<f64>()
                         * scale
@@ -230,8 +201,8 @@ mod tests {
                 .collect();
             let m = s.iter().cloned().fold(f64::MIN, f64::max);
             let z: f64 = s.iter().map(|v| (v - m).exp()).sum();
-            for c in 0..hd.d {
-                out[i * hd.d + c] = seen
+            for c in 0..hd.head_dim {
+                out[i * hd.head_dim + c] = seen
                     .iter()
                     .zip(&s)
                     .map(|(&j, v)| (v - m).exp() / z * at(j, hd.v + c))
@@ -260,14 +231,15 @@ mod tests {
             let mut out = vec![0f32; len * hidden];
             let mut scores = Vec::new();
             for h in 0..heads {
-                let hd = Head {
-                    stride: 3 * hidden,
+                let hd = HeadView {
+                    qkv_stride: 3 * hidden,
+                    out_stride: hidden,
                     q: h * d,
                     k: hidden + h * d,
                     v: 2 * hidden + h * d,
                     o: h * d,
-                    out_stride: hidden,
-                    d,
+                    head_dim: d,
+                    scale: 1.0 / (d as f32).sqrt(),
                 };
                 attend_windowed(&qkv, &mut out, len, hd, w, &mut scores);
                 let want = reference(&qkv, len, hd, w);
