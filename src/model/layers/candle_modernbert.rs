@@ -115,10 +115,15 @@ impl ModernBertEncoder {
         let global_bias = attention_bias(mask, dtype)?;
         // Local layers: padding and the band |i − j| ≤ w, as one 0/1 product (never a sum of two
         // minima, which overflows to −inf in f16).
-        let band: Vec<f32> = (0..t * t)
-            .map(|n| f32::from(u8::from((n / t).abs_diff(n % t) <= self.half_window)))
-            .collect();
-        let band = Tensor::from_vec(band, (1, 1, t, t), &dev)?;
+        // The band on the device: |i − j| of f32 positions (exact below 2^24), compared there.
+        let pos = Tensor::arange(0u32, t as u32, &dev)?.to_dtype(DType::F32)?;
+        let band = pos
+            .unsqueeze(1)?
+            .broadcast_sub(&pos.unsqueeze(0)?)?
+            .abs()?
+            .le(self.half_window as f64)?
+            .to_dtype(DType::F32)?
+            .reshape((1, 1, t, t))?;
         let seen = band.broadcast_mul(&mask.to_dtype(DType::F32)?.unsqueeze(1)?.unsqueeze(1)?)?;
         let local_bias = (seen.affine(-1.0, 1.0)? * finite_min(dtype))?.to_dtype(dtype)?;
         let tables = |rope: &Rope| -> Result<(Tensor, Tensor)> {
