@@ -468,36 +468,35 @@ fn sigterm_while_waiting_for_input_exits_143() {
     );
 }
 
-/// One enormous line is one job of thousands of batches: a signal stops it between two of them.
-#[test]
-fn a_signal_stops_an_enormous_line_between_batches() {
+/// Starts ner-tag with `args` on the tiny model, writes `input` to its stdin from a thread and
+/// keeps the pipe open for 30 s after (a live pipe: the run never sees the end of its input).
+fn feeding(args: &[&str], input: String) -> std::process::Child {
+    let tiny = tiny();
     let mut child = common::ner_tag()
-        .args([
-            "-m",
-            &tiny(),
-            "-a",
-            "simple",
-            "-j",
-            "1",
-            "--batch-size",
-            "1",
-        ])
+        .args(["-m", &tiny])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
+    std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    });
+    child
+}
+
+/// One enormous line is one job of thousands of batches: a signal stops it between two of them.
+#[test]
+fn a_signal_stops_an_enormous_line_between_batches() {
     // 3 MB, one window per batch on one thread: tagging it takes ~9 s of CPU, far past the
     // signal; tokenizing it, a second or two (more on a loaded machine), cannot be interrupted.
     // Without the stop between batches the line is tagged and written: two records.
     let line = "Peter Smith lives in Berlin . ".repeat(100_000);
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(b"Berlin\n");
-        let _ = stdin.write_all(line.as_bytes());
-        let _ = stdin.write_all(b"\n");
-        std::thread::sleep(std::time::Duration::from_secs(30)); // and keep the pipe open
-    });
+    let args = ["-a", "simple", "-j", "1", "--batch-size", "1"];
+    let child = feeding(&args, format!("Berlin\n{line}\n"));
     std::thread::sleep(std::time::Duration::from_millis(4000));
     let t = std::time::Instant::now();
     send_signal(child.id(), 15);
@@ -508,27 +507,14 @@ fn a_signal_stops_an_enormous_line_between_batches() {
     // The short line before it was written whole; the interrupted one is not written at all.
     let recs = records(&o);
     assert!(recs.len() <= 1, "{} records", recs.len());
-    drop(writer);
 }
 
 /// One enormous line is one job: the first signal lets it finish, a second one must not wait.
 #[test]
 fn a_second_signal_exits_at_once() {
     for (first, second, code) in [(2, 2, 130), (15, 2, 130), (2, 15, 143)] {
-        let mut child = common::ner_tag()
-            .args(["-m", &tiny(), "-a", "simple"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
         let line = "Peter Smith lives in Berlin . ".repeat(200_000);
-        let writer = std::thread::spawn(move || {
-            let _ = stdin.write_all(line.as_bytes());
-            let _ = stdin.write_all(b"\n");
-            std::thread::sleep(std::time::Duration::from_secs(30)); // and keep the pipe open
-        });
+        let child = feeding(&["-a", "simple"], format!("{line}\n"));
         std::thread::sleep(std::time::Duration::from_millis(1500));
         send_signal(child.id(), first);
         std::thread::sleep(std::time::Duration::from_millis(300));
@@ -541,7 +527,6 @@ fn a_second_signal_exits_at_once() {
             t.elapsed().as_secs_f64()
         );
         assert_eq!(o.status.code(), Some(code), "{}", stderr(&o));
-        drop(writer);
     }
 }
 
