@@ -132,8 +132,8 @@ fn entities_value(entities: &[JsonEntity]) -> serde_json::Value {
     entities
         .iter()
         .map(|e| {
-            let score = e.score.to_string().parse::<f64>().unwrap_or(f64::from(e.score));
-            serde_json::json!({"text": e.text, "label": e.label, "start": e.start, "end": e.end, "score": score})
+            serde_json::json!({"text": e.text, "label": e.label, "start": e.start, "end": e.end,
+                               "score": super::score_json(e.score)})
         })
         .collect()
 }

@@ -42,19 +42,6 @@ impl<W: Write> LabelStudioPrinter<W> {
             aggregation,
         }
     }
-
-    fn emit(&mut self, task: &Value) -> Result<()> {
-        self.sink.emit(|buf| {
-            serde_json::to_writer(&mut *buf, task)?;
-            buf.push(b'\n');
-            Ok(())
-        })
-    }
-}
-
-/// A score as JSON, at f32's shortest round-trip precision.
-fn score(s: f32) -> Value {
-    s.to_string().parse::<f64>().unwrap_or(f64::from(s)).into()
 }
 
 impl<W: Write> Printer for LabelStudioPrinter<W> {
@@ -77,7 +64,7 @@ impl<W: Write> Printer for LabelStudioPrinter<W> {
                     "type": "labels",
                     "value": {"start": e.start, "end": e.end,
                               "text": &rec.text[at(e.start)..at(e.end)], "labels": [label]},
-                    "score": score(e.score),
+                    "score": super::score_json(e.score),
                 })
             })
             .collect();
@@ -92,13 +79,13 @@ impl<W: Write> Printer for LabelStudioPrinter<W> {
         data.insert(self.cfg.text_key.clone(), rec.text.into());
         let mut task = json!({
             "data": data,
-            "predictions": [{"model_version": self.cfg.model_version, "score": score(mean),
+            "predictions": [{"model_version": self.cfg.model_version, "score": super::score_json(mean),
                              "result": result}],
         });
         if let Some(meta) = meta(rec.file, rec.line) {
             task["meta"] = meta;
         }
-        self.emit(&task)
+        self.sink.emit_json_line(&task)
     }
 
     fn error(&mut self, err: &ErrorRecord) -> Result<()> {
@@ -107,7 +94,8 @@ impl<W: Write> Printer for LabelStudioPrinter<W> {
         let mut meta = meta(err.file, err.line).unwrap_or_else(|| json!({}));
         meta["error"] = err.msg.into();
         meta["line"] = err.line.into();
-        self.emit(&json!({"data": data, "meta": meta}))
+        self.sink
+            .emit_json_line(&json!({"data": data, "meta": meta}))
     }
 
     fn flush(&mut self) -> Result<()> {

@@ -177,11 +177,25 @@ impl<W: Write> Sink<W> {
             .map_err(|e| crate::Error::io(&self.name, e))
     }
 
+    /// [`Sink::emit`] of `value` as one line of JSON.
+    pub fn emit_json_line(&mut self, value: &impl serde::Serialize) -> Result<()> {
+        self.emit(|buf| {
+            serde_json::to_writer(&mut *buf, value)?;
+            buf.push(b'\n');
+            Ok(())
+        })
+    }
+
     pub fn flush(&mut self) -> Result<()> {
         self.out
             .flush()
             .map_err(|e| crate::Error::io(&self.name, e))
     }
+}
+
+/// A score as JSON at f32's shortest round-trip precision (`0.9`, not `0.8999999761581421`).
+pub(crate) fn score_json(s: f32) -> serde_json::Value {
+    s.to_string().parse::<f64>().unwrap_or(f64::from(s)).into()
 }
 
 /// Byte position of every character boundary of `text` (one more entry than characters).

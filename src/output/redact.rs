@@ -155,23 +155,14 @@ impl<W: Write> Printer for Redact<W> {
                     .iter()
                     .map(|r| {
                         let t: String = text.chars().skip(r.start).take(r.end - r.start).collect();
-                        let score = r
-                            .score
-                            .to_string()
-                            .parse::<f64>()
-                            .unwrap_or(f64::from(r.score));
                         serde_json::json!({"text": t, "label": r.label, "start": r.start,
-                                           "end": r.end, "score": score})
+                                           "end": r.end, "score": super::score_json(r.score)})
                     })
                     .collect();
                 object.insert("entities".into(), list.into());
             }
             object.insert(json.text_field.clone(), text.into());
-            return self.sink.emit(|buf| {
-                serde_json::to_writer(&mut *buf, &object)?;
-                buf.push(b'\n');
-                Ok(())
-            });
+            return self.sink.emit_json_line(&object);
         }
         let text = redact(rec.text, rec.entities, &self.with, self.aggregation);
         let framing = rec.framing;
@@ -200,11 +191,7 @@ impl<W: Write> Printer for Redact<W> {
             });
             object.remove(&json.text_field);
             object.insert("error".into(), err.msg.into());
-            return self.sink.emit(|buf| {
-                serde_json::to_writer(&mut *buf, &object)?;
-                buf.push(b'\n');
-                Ok(())
-            });
+            return self.sink.emit_json_line(&object);
         }
         let comment = super::conll::error_comment(err);
         self.sink.emit(|buf| writeln!(buf, "{comment}"))

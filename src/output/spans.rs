@@ -27,14 +27,6 @@ impl<W: Write> Spans<W> {
     pub fn new(sink: Sink<W>, aggregation: Aggregation) -> Self {
         Self { sink, aggregation }
     }
-
-    fn emit(&mut self, task: &Value) -> Result<()> {
-        self.sink.emit(|buf| {
-            serde_json::to_writer(&mut *buf, task)?;
-            buf.push(b'\n');
-            Ok(())
-        })
-    }
 }
 
 /// A span snapped to whole tokens: `(token_start, token_end)` inclusive, as Prodigy writes them.
@@ -155,13 +147,8 @@ impl<W: Write> Printer for Spans<W> {
             .into_iter()
             .map(|s| {
                 let (start, end) = (toks[s.token_start].start, toks[s.token_end].end);
-                let score = s
-                    .score
-                    .to_string()
-                    .parse::<f64>()
-                    .unwrap_or(f64::from(s.score));
                 json!({"start": start, "end": end, "token_start": s.token_start,
-                       "token_end": s.token_end, "label": s.label, "score": score})
+                       "token_end": s.token_end, "label": s.label, "score": super::score_json(s.score)})
             })
             .collect();
         let mut task = match &rec.input {
@@ -176,7 +163,7 @@ impl<W: Write> Printer for Spans<W> {
             meta["file"] = f.into();
         }
         task.insert("meta".into(), meta);
-        self.emit(&Value::Object(task))
+        self.sink.emit_json_line(&Value::Object(task))
     }
 
     fn error(&mut self, err: &ErrorRecord) -> Result<()> {
@@ -189,7 +176,7 @@ impl<W: Write> Printer for Spans<W> {
         task.insert("tokens".into(), json!([]));
         task.insert("spans".into(), json!([]));
         task.insert("meta".into(), meta);
-        self.emit(&Value::Object(task))
+        self.sink.emit_json_line(&Value::Object(task))
     }
 
     fn flush(&mut self) -> Result<()> {
