@@ -13,7 +13,12 @@ speed on the shapes users run: DistilBERT-base (768 hidden, 6 layers, f32) and a
 With --avx2-binary (a build without gemm's AVX-512 kernels: `--no-default-features --features
 bundled-model`) it adds the forced-AVX2 rows: that binary under NER_TAG_SIMD=avx2 computes as on an
 AVX2-only CPU (gemm's f32 kernels and ours at AVX2, int8 through vpmaddubsw), f32 against int8,
-and int8's F1 there."""
+and int8's F1 there.
+It opens with the CPU (model, the SIMD/matrix features it has) and the kernels ner-tag dispatched on,
+and, where the CPU runs --dtype bf16, adds bf16 to the precision table: ner-tag f32 / bf16 / int8 on
+bert-minilm x valid (lines/s, F1, lines with spans identical to f32) beside OpenVINO f32 / bf16 / int8
+(../shared/tools/ov_anchor.py on ort_anchor.py's ONNX export, NNCF int8 calibrated on 300 train lines).
+--precisions: only that table (and the anchors), no pipeline rows."""
 import argparse, json, os, re, shutil, statistics, subprocess, sys, time
 
 ap = argparse.ArgumentParser()
@@ -25,6 +30,7 @@ ap.add_argument("--avx2-binary", help="a build without gemm's x86-v4: adds the f
 ap.add_argument("--families", action="store_true",
                 help="adds random-weight ModernBERT-base and DeBERTa-v3-base shapes (tokenizers of the fixtures)")
 ap.add_argument("--families-only", action="store_true", help="--families without the other rows and F1")
+ap.add_argument("--precisions", action="store_true", help="only the f32/bf16/int8 table with the ORT and OpenVINO anchors")
 args = ap.parse_args()
 os.makedirs(args.work, exist_ok=True)
 THREADS = 2
@@ -35,6 +41,37 @@ from transformers import AutoTokenizer, AutoModelForTokenClassification, pipelin
 
 def log(*a):
     print(*a, file=sys.stderr, flush=True)
+
+
+def cpu_line():
+    """`AMD EPYC …: avx2, avx512f, …` from /proc/cpuinfo (the features the kernels may use)."""
+    model, flags = "unknown CPU", set()
+    try:
+        for l in open("/proc/cpuinfo"):
+            k, _, v = l.partition(":")
+            if k.strip() == "model name" and model == "unknown CPU":
+                model = v.strip()
+            if k.strip() in ("flags", "Features") and not flags:
+                flags = set(v.split())
+    except OSError:
+        pass
+    want = ["avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8",
+            "asimd", "asimddp", "i8mm", "bf16"]
+    have = [f for f in want if f in flags]
+    return f"{model} ({os.cpu_count()} CPUs): {', '.join(have) or 'no SIMD flags listed'}" + \
+        ("" if "amx_int8" in flags else "; no AMX")
+
+
+def dispatched(binary):
+    """The kernels ner-tag chose here, as its --stats line says."""
+    out = subprocess.run([binary, "--stats"], input="x\n", capture_output=True, text=True)
+    return next((l.split("CPU kernels: ", 1)[1] for l in out.stderr.splitlines() if "CPU kernels: " in l), "unknown")
+
+
+BF16 = subprocess.run([args.binary, "--dtype", "bf16"], input="x\n", capture_output=True).returncode == 0
+MACHINE = f"CPU: {cpu_line()}\nner-tag kernels: {dispatched(args.binary)}" + \
+    ("" if BF16 else " (no bf16 row: --dtype bf16 is refused on this CPU)")
+log(MACHINE)
 
 
 # ---- corpora -------------------------------------------------------------------------------
@@ -107,6 +144,8 @@ if not args.quick:
              ("xlmr-base shape (f16, random)", xb, f"valid[:{args.base_lines}]")]
 if args.families_only:
     args.families, args.quick, runs = True, True, []
+if args.precisions:
+    runs = []
 if args.families:
     fixtures = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "models")
     # answerdotai/ModernBERT-base's shape: 22 layers, GeGLU 1152, local window 128, 8,192 positions.
@@ -237,23 +276,25 @@ for label, model, corpus in runs:
     rows.append((label, corpus, len(lines), tokens, flops, med, lat, size))
     _pipes.clear()
 
-print(f"\nner-tag vs transformers pipeline: {THREADS} threads, batch 32, -a simple, medians of {args.runs} "
-      f"alternating runs; ner-tag = whole process (start, load, read, tokenize, forward, decode, write JSONL)")
-print(f"f32 matmul ceiling measured here (best sgemm of torch and OpenBLAS, {THREADS} threads): {ceiling:.0f} GFLOP/s")
-print(f"model sizes: file size on disk; peak RSS by GNU time; one line = process start to exit, warm page cache\n")
-print("| model | corpus | lines | pipeline lines/s | ner-tag f32 lines/s | x pipeline | f32 GFLOP/s (% ceiling) "
-      "| ner-tag int8 lines/s | x pipeline | tokens/s f32 / int8 | peak RSS f32 / int8 (weights file; 1.1x + 150) | one line |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-def mb(v):
-    return "n/a" if v is None else f"{v:.0f}"
+print(MACHINE)
+if rows:
+    print(f"\nner-tag vs transformers pipeline: {THREADS} threads, batch 32, -a simple, medians of {args.runs} "
+          f"alternating runs; ner-tag = whole process (start, load, read, tokenize, forward, decode, write JSONL)")
+    print(f"f32 matmul ceiling measured here (best sgemm of torch and OpenBLAS, {THREADS} threads): {ceiling:.0f} GFLOP/s")
+    print(f"model sizes: file size on disk; peak RSS by GNU time; one line = process start to exit, warm page cache\n")
+    print("| model | corpus | lines | pipeline lines/s | ner-tag f32 lines/s | x pipeline | f32 GFLOP/s (% ceiling) "
+          "| ner-tag int8 lines/s | x pipeline | tokens/s f32 / int8 | peak RSS f32 / int8 (weights file; 1.1x + 150) | one line |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    def mb(v):
+        return "n/a" if v is None else f"{v:.0f}"
 
 
-for label, corpus, n, tokens, flops, m, lat, size in rows:
-    p, f, q = n / m["pipe"], n / m["f32"], n / m["int8"]
-    gf = flops / m["f32"] / 1e9
-    print(f"| {label} | {corpus} | {n} | {p:.1f} | {f:.1f} | **{f / p:.2f}x** | {gf:.0f} ({100 * gf / ceiling:.0f}%) "
-          f"| {q:.1f} | **{q / p:.2f}x** | {tokens / m['f32']:.0f} / {tokens / m['int8']:.0f} "
-          f"| {mb(m['rss32'])} / {mb(m['rss8'])} MB ({size:.0f}; {1.1 * size + 150:.0f} MB) | {lat * 1000:.0f} ms |")
+    for label, corpus, n, tokens, flops, m, lat, size in rows:
+        p, f, q = n / m["pipe"], n / m["f32"], n / m["int8"]
+        gf = flops / m["f32"] / 1e9
+        print(f"| {label} | {corpus} | {n} | {p:.1f} | {f:.1f} | **{f / p:.2f}x** | {gf:.0f} ({100 * gf / ceiling:.0f}%) "
+              f"| {q:.1f} | **{q / p:.2f}x** | {tokens / m['f32']:.0f} / {tokens / m['int8']:.0f} "
+              f"| {mb(m['rss32'])} / {mb(m['rss8'])} MB ({size:.0f}; {1.1 * size + 150:.0f} MB) | {lat * 1000:.0f} ms |")
 
 f1 = f1q = float("nan") if args.families_only else None
 if f1 is None:
@@ -279,19 +320,62 @@ if args.avx2_binary:
     print(f"forced AVX2 (gemm without x86-v4, NER_TAG_SIMD=avx2; int8 through vpmaddubsw), bert-minilm, valid: "
           f"f32 {f32_ls:.1f} lines/s, int8 {int8_ls:.1f} lines/s = **{int8_ls / f32_ls:.2f}x** f32; "
           f"int8 F1 {f1a:.4f} ({100 * (f1a - f1):+.2f} points vs f32)")
+prec, f1s, ident = {}, {"f32": f1, "int8": f1q}, {}
+kinds = [("f32", []), ("bf16", ["--dtype", "bf16"]), ("int8", ["--quantize", "int8"])]
+kinds = [(k, e) for k, e in kinds if k != "bf16" or BF16]
+if not args.families_only:
+    t = {k: [] for k, _ in kinds}
+    for r in range(args.runs):
+        for k, extra in kinds:
+            t[k].append(ner_tag(small, paths["valid"], extra)[0])
+        log(f"precisions run {r + 1}: " + ", ".join(f"{k} {len(valid) / t[k][-1]:.1f}" for k in t) + " lines/s")
+    prec = {k: len(valid) / statistics.median(v) for k, v in t.items()}
+
+    def spans(extra):
+        out = subprocess.run([args.binary, "-m", small, "-a", "simple", "-j", str(THREADS), *extra, paths["valid"]],
+                             capture_output=True, text=True, check=True)
+        return [[(e["label"], e["start"], e["end"]) for e in json.loads(l)["entities"]] for l in out.stdout.splitlines()]
+    base = spans([])
+    for k, extra in kinds[1:]:
+        ident[k] = sum(a == b for a, b in zip(spans(extra), base)) / len(base)
+    if BF16:
+        f1s["bf16"] = f1_of(small, ["--dtype", "bf16"])
+anchors = []
 if not args.quick:
     venv_py = sys.executable
+    ort_dir = os.path.join(args.work, "ort")
     out = subprocess.run([venv_py, os.path.join(args.shared, "tools/ort_anchor.py"), small, paths["valid"],
-                          os.path.join(args.shared, "data/conll2003/valid.txt"), os.path.join(args.work, "ort")],
+                          os.path.join(args.shared, "data/conll2003/valid.txt"), ort_dir],
                          capture_output=True, text=True)
-    anchor = [l for l in out.stdout.splitlines() if l.startswith("ort-")]
-    n = len(valid)
-    f32_ls = n / rows[0][5]["f32"]; int8_ls = n / rows[0][5]["int8"]
-    print("ONNX Runtime anchor (forward only, no decode/output), same machine, same run:")
-    for l in anchor:
-        print("  " + l)
+    anchors += [l for l in out.stdout.splitlines() if l.startswith("ort-")]
+    if not anchors:
+        log("ort_anchor.py failed: " + out.stderr[-400:])
+    calib = os.path.join(args.work, "calib.txt")
+    open(calib, "w", encoding="utf-8").write("\n".join(sentences(os.path.join(args.shared, "data/conll2003/train.txt"))[:300]) + "\n")
+    out = subprocess.run([venv_py, os.path.join(args.shared, "tools/ov_anchor.py"), small, paths["valid"],
+                          os.path.join(args.shared, "data/conll2003/valid.txt"), ort_dir, calib],
+                         capture_output=True, text=True)
+    ov = [l for l in out.stdout.splitlines() if l.startswith("openvino-")]
+    anchors += ov
+    if not ov:
+        log("ov_anchor.py failed: " + out.stderr[-400:])
+if prec:
+    print(f"\nprecisions, bert-minilm x CoNLL-2003 valid ({len(valid)} lines), {THREADS} threads, medians of "
+          f"{args.runs} alternating runs; ner-tag = whole process, anchors = tokenize + forward only:\n")
+    print("| system | lines/s | x ner-tag f32 | F1 | lines with spans = f32 |")
+    print("|---|---|---|---|---|")
+    for k, _ in kinds:
+        same = "—" if k == "f32" else f"{100 * ident[k]:.2f}%"
+        print(f"| ner-tag {k} | {prec[k]:.1f} | {prec[k] / prec['f32']:.2f}x | {f1s[k]:.4f} | {same} |")
+    for l in anchors:
+        name = l.split(":")[0]
         ls = float(re.search(r"lines/s ([\d.]+)", l).group(1))
-        mine = int8_ls if "int8" in l else f32_ls
-        print(f"  -> ner-tag {'int8' if 'int8' in l else 'f32'} end to end: {mine:.1f} lines/s = {mine / ls:.2f}x")
-    if not anchor:
-        print("  ort_anchor.py failed: " + out.stderr[-400:])
+        f1m = re.search(r"F1 ([\d.]+)", l)
+        print(f"| {name} | {ls:.1f} | {ls / prec['f32']:.2f}x | {f1m.group(1) if f1m else 'n/a'} | |")
+    mine = {"fp32": "f32", "f32": "f32", "bf16": "bf16", "int8": "int8"}
+    for l in anchors:
+        name = l.split(":")[0]
+        k = next((v for s_, v in mine.items() if s_ in name.split("-")[1]), None)
+        if k in prec:
+            ls = float(re.search(r"lines/s ([\d.]+)", l).group(1))
+            print(f"  ner-tag {k} / {name}: **{prec[k] / ls:.2f}x**")

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Throughput of ner-tag (f32 and --quantize int8) against the transformers pipeline and ONNX Runtime:
 # same machine, same run, same inputs, alternating runs, medians. Prints a Markdown table.
-# usage: scripts/bench.sh [--runs N] [--base-lines N] [--quick] [--avx2]
+# usage: scripts/bench.sh [--runs N] [--base-lines N] [--quick] [--avx2] [--precisions] [--families[-only]]
+#   --precisions: only ner-tag f32 / bf16 / int8 on bert-minilm x valid with the ONNX Runtime and
+#     OpenVINO (f32, bf16, NNCF int8) anchors, F1 and span identity (about 6 minutes).
 #   needs ../shared (models, CoNLL valid) and builds the reference venv (../shared/tools/ref-env.sh).
 #   --quick: the small model only, no base-sized models, no ONNX Runtime (about 3 minutes).
 #   --avx2: also builds gemm without its AVX-512 kernels (target/cap-avx2) and adds the forced-AVX2

@@ -146,9 +146,15 @@ impl Runtime {
             ));
         }
         let dtype = match (backend, dtype) {
-            (Backend::Native, Some(d)) if d != DType::F32 => {
+            (Backend::Native, Some(DType::BF16)) if quantize == Quantize::Int8 => {
+                return Err(Error::Usage(
+                    "--dtype bf16 and --quantize int8 are two precisions for the same products: choose one".into(),
+                ))
+            }
+            // bf16 on the CPU needs the hardware: `TokenClassifier::load` checks it.
+            (Backend::Native, Some(d)) if d != DType::F32 && d != DType::BF16 => {
                 return Err(Error::Usage(format!(
-                    "--dtype {}: the native CPU kernels compute in f32 (--quantize int8 is the fast CPU mode; \
+                    "--dtype {}: the native CPU kernels compute in f32 or bf16 (--quantize int8 is the fastest CPU mode; \
                      --backend candle computes {0} on the CPU, slowly)",
                     d.as_str()
                 )))

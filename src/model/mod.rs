@@ -29,6 +29,7 @@ pub use weights::WeightFiles;
 
 use crate::error::{Error, Result};
 use crate::runtime::{Backend, Quantize, Runtime};
+use candle_core::DType;
 
 enum Encoder {
     Native(native::NativeEncoder),
@@ -78,9 +79,18 @@ impl TokenClassifier {
                 )
             }
             Backend::Native => {
-                let p = match rt.quantize {
-                    Quantize::None => Precision::F32,
-                    Quantize::Int8 => Precision::Int8,
+                if rt.dtype == DType::BF16 && rt.quantize == Quantize::None && !kernels::bf16_fast()
+                {
+                    return Err(Error::Usage(format!(
+                        "--dtype bf16 on the CPU needs AVX512-BF16 (Intel Cooper Lake, Sapphire Rapids and later; \
+                         AMD Zen 4 and later), and this CPU has no bf16 kernel ({}): use f32 (the default) or --quantize int8",
+                        kernels::describe()
+                    )));
+                }
+                let p = match (rt.quantize, rt.dtype) {
+                    (Quantize::Int8, _) => Precision::Int8,
+                    (Quantize::None, DType::BF16) => Precision::Bf16,
+                    (Quantize::None, _) => Precision::F32,
                 };
                 let store = store::open(&files)?;
                 Encoder::Native(native::NativeEncoder::load(&cfg, &store, p).map_err(bad)?)

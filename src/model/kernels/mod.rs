@@ -9,6 +9,9 @@
 //! The kernels are plain Rust loops written so that LLVM vectorizes them (16 independent lanes,
 //! no data-dependent branches); `dispatch!` compiles each body under the wider target features.
 
+pub mod bf16;
+#[cfg(target_arch = "x86_64")]
+mod bf16_avx512;
 pub mod int8;
 #[cfg(target_arch = "x86_64")]
 mod int8_avx2;
@@ -172,7 +175,58 @@ fn choose_int8() -> Int8Kernel {
     }
 }
 
-/// What runs here, in one line: `simd avx512, int8 avx512-vnni (512-bit vpdpbusd)`.
+/// The bf16 matrix product's kernel (`--dtype bf16` on the CPU): every one computes the same
+/// floats as `Scalar`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bf16Kernel {
+    /// The reference loop (`bf16::scalar_panel`): tests only, far slower than f32.
+    Scalar,
+    /// 512-bit `vdpbf16ps` of AVX512-BF16 (`bf16_avx512`): Intel Cooper Lake, Sapphire Rapids and
+    /// later, AMD Zen 4 and later.
+    Avx512Bf16,
+}
+
+impl Bf16Kernel {
+    pub const ALL: &'static [Bf16Kernel] = &[Self::Scalar, Self::Avx512Bf16];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Scalar => "scalar",
+            Self::Avx512Bf16 => "avx512-bf16 (vdpbf16ps)",
+        }
+    }
+
+    /// Whether this CPU runs it (`Scalar` everywhere), whatever `NER_TAG_SIMD` says.
+    pub fn runs_here(self) -> bool {
+        match self {
+            Self::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512Bf16 => {
+                is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bf16")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            Self::Avx512Bf16 => false,
+        }
+    }
+}
+
+/// The bf16 kernel of this process, decided once: `vdpbf16ps` where the CPU has it and
+/// `NER_TAG_SIMD` does not cap the kernels below AVX-512, else the scalar loop — which
+/// `--dtype bf16` refuses to run ([`bf16_fast`]).
+pub fn bf16_kernel() -> Bf16Kernel {
+    static KERNEL: OnceLock<Bf16Kernel> = OnceLock::new();
+    *KERNEL.get_or_init(|| match level() {
+        Level::Avx512 if Bf16Kernel::Avx512Bf16.runs_here() => Bf16Kernel::Avx512Bf16,
+        _ => Bf16Kernel::Scalar,
+    })
+}
+
+/// Whether bf16 products run in hardware here (what `--dtype bf16` on the CPU needs).
+pub fn bf16_fast() -> bool {
+    bf16_kernel() != Bf16Kernel::Scalar
+}
+
+/// What runs here, in one line: `simd avx512, int8 avx512-vnni (512-bit vpdpbusd), bf16 …`.
 pub fn describe() -> String {
     let level = match level() {
         Level::Base if cfg!(target_arch = "aarch64") => "neon",
@@ -181,7 +235,11 @@ pub fn describe() -> String {
         Level::Avx2 => "avx2+fma",
         Level::Avx512 => "avx512",
     };
-    format!("simd {level}, int8 {}", int8_kernel().name())
+    let bf16 = match bf16_fast() {
+        true => bf16_kernel().name(),
+        false => "none",
+    };
+    format!("simd {level}, int8 {}, bf16 {bf16}", int8_kernel().name())
 }
 
 /// Defines `pub fn NAME(args) -> R` whose body is compiled for AVX-512, AVX2 + FMA and the

@@ -1,9 +1,10 @@
 //! Model stage, native CPU layers: `Linear` (`y = x·Wᵀ + b`) over packed token rows, in f32
-//! through the `gemm` crate (AVX-512 kernels, dispatched at run time) or in int8 through
-//! `kernels::int8`.
+//! through the `gemm` crate (AVX-512 kernels, dispatched at run time), in int8 through
+//! `kernels::int8` or in bf16 through `kernels::bf16`.
 
 use super::super::kernels::{
     self,
+    bf16::BMatrix,
     int8::{Post, QMatrix},
 };
 use super::super::store::Weights;
@@ -15,6 +16,8 @@ pub enum Precision {
     F32,
     /// Per-channel int8 weights, per-row int8 activations, i32 accumulation.
     Int8,
+    /// bf16 weights and activations, f32 accumulation.
+    Bf16,
 }
 
 pub enum Linear {
@@ -28,6 +31,10 @@ pub enum Linear {
     },
     Int8 {
         w: QMatrix,
+        bias: Vec<f32>,
+    },
+    Bf16 {
+        w: BMatrix,
         bias: Vec<f32>,
     },
 }
@@ -91,15 +98,21 @@ impl Linear {
                     n_out: total,
                 })
             }
-            Precision::Int8 => {
+            Precision::Int8 | Precision::Bf16 => {
                 let mut all = Vec::with_capacity(n_in * total);
                 for w in parts {
                     w.get_into(&[n_out, n_in], "weight", buf)?;
                     all.extend_from_slice(buf);
                 }
-                Ok(Self::Int8 {
-                    w: QMatrix::quantize(&all, total, n_in),
-                    bias,
+                Ok(match p {
+                    Precision::Bf16 => Self::Bf16 {
+                        w: BMatrix::pack(&all, total, n_in),
+                        bias,
+                    },
+                    _ => Self::Int8 {
+                        w: QMatrix::quantize(&all, total, n_in),
+                        bias,
+                    },
                 })
             }
         })
@@ -109,6 +122,7 @@ impl Linear {
         match self {
             Self::F32 { n_out, .. } => *n_out,
             Self::Int8 { w, .. } => w.rows(),
+            Self::Bf16 { w, .. } => w.rows(),
         }
     }
 
@@ -167,6 +181,7 @@ impl Linear {
                 }
             }
             Self::Int8 { w, bias } => kernels::int8::matmul(x, m, w, bias, out, Post::None),
+            Self::Bf16 { w, bias } => kernels::bf16::matmul(x, m, w, bias, out),
         }
     }
 }
