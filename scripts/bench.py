@@ -68,7 +68,7 @@ def dispatched(binary):
     return next((l.split("CPU kernels: ", 1)[1] for l in out.stderr.splitlines() if "CPU kernels: " in l), "unknown")
 
 
-BF16 = subprocess.run([args.binary, "--dtype", "bf16"], input="x\n", capture_output=True).returncode == 0
+BF16 = subprocess.run([args.binary, "--dtype", "bf16"], input=b"x\n", capture_output=True).returncode == 0
 MACHINE = f"CPU: {cpu_line()}\nner-tag kernels: {dispatched(args.binary)}" + \
     ("" if BF16 else " (no bf16 row: --dtype bf16 is refused on this CPU)")
 log(MACHINE)

@@ -332,7 +332,9 @@ fn finish_jobs<'t>(
                 // The pipeline's strategies: CoNLL output lists the tokenizer's words.
                 None if format == Format::Conll => tagger.tokenizer.words(&job.text)?,
                 // spaCy / Prodigy tokens: the words word mode splits a line into.
-                None if format == Format::Spans => crate::split::split_words(&job.text),
+                None if matches!(format, Format::Spans | Format::Spacy) => {
+                    crate::split::split_words(&job.text)
+                }
                 None => Vec::new(),
             };
             let mut word_tags = result

@@ -728,3 +728,153 @@ fn spans_are_token_aligned_and_equal_word_mode_entities() {
         }
     }
 }
+
+/// `-f spacy`: one zlib-compressed msgpack DocBin (as spaCy's `DocBin.to_bytes`) holding a Doc per
+/// input line — the `-f spans` tokens (ORTH = spaCy's string id of the text, trailing spaces), the
+/// `-f spans` spans as ENT_IOB/ENT_TYPE, the line number in `user_data` — and an empty Doc
+/// with the error for a line that cannot be tagged. (`scripts/clients-check.sh` loads the file
+/// with spaCy itself.)
+#[test]
+fn spacy_docbin_holds_a_doc_per_line_with_the_spans_as_entities() {
+    use ner_tag::output::docbin::string_id;
+    use rmpv::Value as M;
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let mut input = TEXT.as_bytes().to_vec();
+    input.extend_from_slice(b"bad \xff byte\nlast line in Rome\n");
+    let input_path = dir.path().join("in.txt");
+    std::fs::write(&input_path, &input).unwrap();
+    for strategy in ["word", "none", "simple"] {
+        let out = dir.path().join(format!("{strategy}.spacy"));
+        let o = run_file(
+            &["-a", strategy, "-f", "spacy", "-o", out.to_str().unwrap()],
+            &input_path,
+        );
+        assert_eq!(
+            o.status.code(),
+            Some(3),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(o.stdout.is_empty());
+        let tasks = records(&ok_or_3(&run_file(
+            &["-a", strategy, "-f", "spans"],
+            &input_path,
+        )));
+        let mut raw = Vec::new();
+        flate2::read::ZlibDecoder::new(std::fs::File::open(&out).unwrap())
+            .read_to_end(&mut raw)
+            .unwrap();
+        let msg = rmpv::decode::read_value(&mut raw.as_slice()).unwrap();
+        let get = |k: &str| -> &M {
+            msg.as_map()
+                .unwrap()
+                .iter()
+                .find(|(key, _)| key.as_str() == Some(k))
+                .map(|(_, v)| v)
+                .unwrap_or_else(|| panic!("no {k}"))
+        };
+        assert_eq!(get("version").as_str(), Some("0.1"));
+        let attrs: Vec<u64> = get("attrs")
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        assert_eq!(attrs, [65, 77, 78], "ORTH, ENT_IOB, ENT_TYPE");
+        let lengths: Vec<usize> = get("lengths")
+            .as_slice()
+            .unwrap()
+            .chunks(4)
+            .map(|c| i32::from_le_bytes(c.try_into().unwrap()) as usize)
+            .collect();
+        let words: Vec<u64> = get("tokens")
+            .as_slice()
+            .unwrap()
+            .chunks(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        let spaces = get("spaces").as_slice().unwrap();
+        let strings: Vec<&str> = get("strings")
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let user: Vec<M> = get("user_data")
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| rmpv::decode::read_value(&mut v.as_slice().unwrap()).unwrap())
+            .collect();
+        assert_eq!(
+            lengths.len(),
+            tasks.len(),
+            "a Doc per line, the bad one included"
+        );
+        assert_eq!(user.len(), tasks.len());
+        assert_eq!(get("flags").as_array().unwrap().len(), tasks.len());
+        let mut at = 0;
+        for (i, (task, &n)) in tasks.iter().zip(&lengths).enumerate() {
+            let field = |k: &str| {
+                user[i]
+                    .as_map()
+                    .unwrap()
+                    .iter()
+                    .find(|(key, _)| key.as_str() == Some(k))
+                    .map(|(_, v)| v.clone())
+            };
+            assert_eq!(
+                field("line").and_then(|v| v.as_u64()),
+                task["meta"]["line"].as_u64()
+            );
+            let tokens = task["tokens"].as_array().unwrap();
+            if task["meta"].get("error").is_some() {
+                assert_eq!(n, 0);
+                assert!(field("error").is_some_and(|e| e.as_str().is_some_and(|s| !s.is_empty())));
+                continue;
+            }
+            assert_eq!(n, tokens.len());
+            let mut iob = vec![(2u64, 0u64); n];
+            for sp in task["spans"].as_array().unwrap() {
+                let (a, b) = (
+                    sp["token_start"].as_u64().unwrap() as usize,
+                    sp["token_end"].as_u64().unwrap() as usize,
+                );
+                let label = sp["label"].as_str().unwrap();
+                assert!(strings.contains(&label));
+                for (k, slot) in iob[a..=b].iter_mut().enumerate() {
+                    *slot = (if k == 0 { 3 } else { 1 }, string_id(label));
+                }
+            }
+            for (j, t) in tokens.iter().enumerate() {
+                let text = t["text"].as_str().unwrap();
+                let row = &words[(at + j) * 3..(at + j) * 3 + 3];
+                assert_eq!(row[0], string_id(text), "ORTH of {text:?}");
+                assert_eq!(
+                    (row[1], row[2]),
+                    iob[j],
+                    "{strategy}: token {j} of {:?}",
+                    task["text"]
+                );
+                assert_eq!(spaces[at + j] == 1, t["ws"].as_bool().unwrap());
+                assert!(strings.contains(&text));
+            }
+            at += n;
+        }
+        assert_eq!(at * 3, words.len());
+    }
+    // No appending to one compressed block; no binary on a terminal is checked by hand.
+    let o = tag(
+        &[
+            "-f",
+            "spacy",
+            "--resume",
+            "-o",
+            dir.path().join("r.spacy").to_str().unwrap(),
+        ],
+        "x\n",
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("a .spacy file is one compressed block"));
+}

@@ -1,17 +1,21 @@
-"""Real clients read what ner-tag writes: spaCy takes `-f spans`, label-studio-sdk validates
-`-f label-studio`. Run by scripts/clients-check.sh (which builds the binary and the venv).
+"""Real clients read what ner-tag writes: spaCy takes `-f spans` and reads `-f spacy` (a DocBin),
+label-studio-sdk validates `-f label-studio`. Run by scripts/clients-check.sh (which builds the binary and the venv).
 
 usage: check.py BINARY MODEL INPUTS
 For each strategy: every `-f spans` task becomes a spaCy `Doc(words, spaces)` whose text is the
 line, whose spans equal spaCy's own `Doc.char_span(alignment_mode="expand")` of the `-f jsonl`
 entities (same overlap rule: the more confident of two spans sharing a token), and which takes
-them as `doc.ents`; the docs round-trip through a `.spacy` DocBin. Every `-f label-studio` task has
+them as `doc.ents`; the docs round-trip through a `.spacy` DocBin. Every `-f spacy` file loads with
+`DocBin().from_disk`: one Doc per line, its text the line, its `doc.ents` the `-f spans` spans, its
+`user_data` the line number. Every `-f label-studio` task has
 the text under `data.text` and a prediction that label-studio-sdk's `LabelInterface` (the NER
 template's labeling config) validates with no error, regions equal to the JSONL entities.
 """
 import json
+import os
 import subprocess
 import sys
+import tempfile
 
 import spacy
 from label_studio_sdk.label_interface import LabelInterface
@@ -66,6 +70,26 @@ for strategy in ["word", "simple", "first", "average", "max", "none"]:
     ents = sum(len(d.ents) for d in docs)
     print(f"spans -a {strategy}: {same}/{len(spans)} tasks equal spaCy {spacy.__version__} char_span(expand); "
           f"DocBin round trip {len(docs)} docs, {ents} ents")
+
+with tempfile.TemporaryDirectory() as tmp:
+    for strategy in ["word", "simple", "none"]:
+        spans = run("-a", strategy, "-f", "spans")
+        path = os.path.join(tmp, f"{strategy}.spacy")
+        p = subprocess.run([binary, "-q", "-m", model, "-a", strategy, "-f", "spacy", "-o", path, inputs],
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            sys.exit(f"clients-check: -f spacy exited {p.returncode}: {p.stderr}")
+        docs = list(DocBin().from_disk(path).get_docs(nlp.vocab))
+        same = 0
+        for i, (s, doc) in enumerate(zip(spans, docs, strict=True)):
+            got = [(e.start_char, e.end_char, e.label_) for e in doc.ents]
+            want = [(x["start"], x["end"], x["label"]) for x in s["spans"]]
+            if doc.text == s["text"] and got == want and doc.user_data.get("line") == s["meta"]["line"]:
+                same += 1
+            else:
+                failures.append(f"spacy {strategy}: doc {i} {doc.text[:50]!r}: {got} != {want}")
+        print(f"spacy -a {strategy}: {same}/{len(spans)} DocBin docs (spaCy {spacy.__version__} from_disk) "
+              f"with the line's text, doc.ents = -f spans, user_data line")
 
 labels = "".join(f'<Label value="{t}"/>' for t in ["PER", "ORG", "LOC", "MISC"])
 li = LabelInterface(f'<View><Labels name="label" toName="text">{labels}</Labels><Text name="text" value="$text"/></View>')

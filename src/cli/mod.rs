@@ -273,6 +273,9 @@ enum FormatArg {
     LabelStudio,
     /// spaCy / Prodigy JSONL: text, tokens, spans snapped to the tokens.
     Spans,
+    /// A binary spaCy DocBin (`.spacy`, for `spacy train` and `DocBin().from_disk`), written
+    /// whole at the end: needs -o FILE, --output-dir or a redirected stdout.
+    Spacy,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -422,10 +425,20 @@ fn run_tag(args: TagArgs) -> anyhow::Result<Outcome> {
         )
         .into());
     }
-    if args.resume && matches!(args.format, FormatArg::Html) {
+    if args.resume && matches!(args.format, FormatArg::Html | FormatArg::Spacy) {
         return Err(ner_tag::error::Error::Usage(
-            "--resume works with jsonl and conll output (an HTML page has a head and a foot)"
+            "--resume works with line-by-line formats (an HTML page has a head and a foot; a .spacy file is one compressed block)"
                 .into(),
+        )
+        .into());
+    }
+    if matches!(args.format, FormatArg::Spacy)
+        && args.output.is_none()
+        && args.output_dir.is_none()
+        && std::io::IsTerminal::is_terminal(&std::io::stdout())
+    {
+        return Err(ner_tag::error::Error::Usage(
+            "-f spacy writes a binary DocBin: give -o FILE.spacy or --output-dir DIR, or redirect stdout".into(),
         )
         .into());
     }
@@ -435,6 +448,7 @@ fn run_tag(args: TagArgs) -> anyhow::Result<Outcome> {
         FormatArg::Html => Format::Html,
         FormatArg::LabelStudio => Format::LabelStudio,
         FormatArg::Spans => Format::Spans,
+        FormatArg::Spacy => Format::Spacy,
         FormatArg::Redact => Format::Redact,
     };
     let redact = redaction(&args)?;

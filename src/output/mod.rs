@@ -1,15 +1,18 @@
-//! Output stage: one printer per format ([`jsonl`], [`conll`], [`html`], [`redact`]) behind the [`Printer`]
+//! Output stage: one printer per format ([`jsonl`], [`conll`], [`html`], [`redact`],
+//! [`label_studio`], [`spans`], [`docbin`]) behind the [`Printer`]
 //! hooks, written to the target chosen once from the configuration ([`target`]: stdout, a file,
 //! or a file per input source), each file locked for the run ([`lock`]); [`resume`] finds where
 //! a killed run's output stops.
 
 pub mod conll;
+pub mod docbin;
 pub mod html;
 pub mod jsonl;
 pub mod label_studio;
 pub mod lock;
 pub mod redact;
 pub mod resume;
+pub mod spacy_symbols;
 pub mod spans;
 pub mod target;
 
@@ -30,6 +33,8 @@ pub enum Format {
     LabelStudio,
     /// spaCy / Prodigy JSONL: text, tokens and token-aligned spans ([`spans`]).
     Spans,
+    /// A binary spaCy DocBin (`.spacy`), written whole at the end ([`docbin`]).
+    Spacy,
 }
 
 impl Format {
@@ -41,7 +46,13 @@ impl Format {
             Format::Html => "html",
             Format::Redact => "txt",
             Format::LabelStudio | Format::Spans => "jsonl",
+            Format::Spacy => "spacy",
         }
+    }
+
+    /// Whether the output is one block written at the end, so `--resume` cannot extend it.
+    pub fn is_whole_file(self) -> bool {
+        matches!(self, Format::Html | Format::Spacy)
     }
 }
 
@@ -138,6 +149,7 @@ pub fn printer<W: Write + Send + 'static>(
         Format::Conll => Box::new(conll::Conll::new(sink, opts.aggregation)),
         Format::Html => Box::new(html::Html::new(sink)),
         Format::Spans => Box::new(spans::Spans::new(sink, opts.aggregation)),
+        Format::Spacy => Box::new(docbin::DocBin::new(sink, opts.aggregation)),
         Format::LabelStudio => Box::new(label_studio::LabelStudioPrinter::new(
             sink,
             opts.label_studio,

@@ -34,9 +34,11 @@ impl Scanner {
             }
             let pos = self.at + i as u64;
             let ends_record = match self.format {
-                // (HTML is refused with --resume at the command line: a page has a head and a foot.)
+                // (HTML and DocBin are refused with --resume at the command line: a page has a
+                // head and a foot, a .spacy file is one compressed block.)
                 Format::Jsonl
                 | Format::Html
+                | Format::Spacy
                 | Format::Redact
                 | Format::LabelStudio
                 | Format::Spans => true,

@@ -40,7 +40,7 @@ unsafe fn rows_n<const R: usize>(
     ldo: usize,
 ) {
     let cols = bias.len();
-    assert!(a.len() >= R * kp && wp.len() >= NR * kp && kp % 2 == 0);
+    assert!(a.len() >= R * kp && wp.len() >= NR * kp && kp.is_multiple_of(2));
     assert!(cols <= NR && out.len() >= (R - 1) * ldo + cols);
     let mut c = [[_mm512_setzero_ps(); 4]; R];
     let ap = a.as_ptr();
