@@ -13,7 +13,9 @@ pub mod deberta_v2;
 pub mod distilbert;
 pub mod electra;
 pub mod kernels;
-pub mod layers;
+// Crate-private: the layers read through raw pointers on offsets their callers inside the crate
+// guarantee (see each `// SAFETY:`); they are not an API for other crates.
+pub(crate) mod layers;
 pub mod modernbert;
 pub mod native;
 pub mod store;

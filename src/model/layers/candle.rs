@@ -203,10 +203,6 @@ pub struct EncoderBlock {
 }
 
 impl EncoderBlock {
-    pub fn load(vb: VarBuilder, names: &BlockNames, cfg: &BlockConfig) -> Result<Self> {
-        Self::load_relative(vb, names, cfg, None)
-    }
-
     /// With DeBERTa's relative embeddings (`2·span × hidden`, normalized as the config says).
     pub fn load_relative(
         vb: VarBuilder,
