@@ -48,6 +48,51 @@ pub struct Config {
     /// `-f label-studio`: the `<Labels name>` and `<Text name>` of the labeling config.
     pub ls_from_name: String,
     pub ls_to_name: String,
+    /// Where the run manifest goes (`-o FILE` to a regular file, `--output-dir`): what
+    /// `--resume` checks it continues the same settings ([`crate::output::manifest`]).
+    pub manifest: Option<std::path::PathBuf>,
+}
+
+impl Config {
+    /// Everything that shapes the output bytes, for the run manifest: the model (its files'
+    /// fingerprints), the strategy, window, batch, precision and device kind, the format and its
+    /// options, the filters, the shard and the input format. Not the thread count (output does
+    /// not depend on it) nor the redaction key itself (only a fingerprint of it).
+    pub fn output_settings(&self, checkpoint: &crate::model::Checkpoint) -> serde_json::Value {
+        use crate::output::manifest::{checkpoint_identity, fingerprint};
+        use crate::output::redact::Redaction;
+        let model = match checkpoint {
+            crate::model::Checkpoint::Dir(d) => checkpoint_identity(d),
+            crate::model::Checkpoint::BuiltIn => {
+                format!("built-in {}", crate::model::bundled::BUILT_IN).into()
+            }
+        };
+        let redact = match &self.redact {
+            Redaction::Hash(key) => format!("Hash (key {})", fingerprint(key)),
+            other => format!("{other:?}"),
+        };
+        serde_json::json!({
+            "ner-tag": env!("CARGO_PKG_VERSION"),
+            "model": model,
+            "aggregation": format!("{:?}", self.tag.aggregation),
+            "max_length": self.tag.max_length,
+            "stride": self.tag.stride,
+            "batch_size": self.tag.batch_size,
+            "device": if self.runtime.device.is_cpu() { "cpu" } else { "cuda" },
+            "backend": format!("{:?}", self.runtime.backend),
+            "quantize": format!("{:?}", self.runtime.quantize),
+            "dtype": format!("{:?}", self.runtime.dtype),
+            "input_format": format!("{:?}", self.input_format),
+            "lossy": self.lossy,
+            "format": format!("{:?}", self.format),
+            "byte_offsets": self.byte_offsets,
+            "filter": format!("{:?}", self.filter),
+            "redact": redact,
+            "redact_entities": self.redact_entities,
+            "label_studio_names": [&self.ls_from_name, &self.ls_to_name],
+            "shard": self.shard.map(|s| format!("{}/{}", s.index, s.count)),
+        })
+    }
 }
 
 /// Which decoded entities a run keeps, applied before any output and before the counts.

@@ -366,8 +366,22 @@ pub fn run(cfg: &Config) -> Result<RunStats> {
     // The output is this run's before the model loads (a second run on it stops at once), and is
     // cut only once the model has loaded (a model that fails to load leaves it as it was).
     let locked = cfg.target.lock(cfg.format, cfg.resume)?;
-    let tagger = crate::tagger::load_checkpoint(&cfg.model.resolve()?, &cfg.runtime, &cfg.tag)?;
+    let mut manifest = cfg
+        .manifest
+        .as_deref()
+        .map(crate::output::manifest::RunManifest::lock)
+        .transpose()?;
+    let checkpoint = cfg.model.resolve()?;
+    let tagger = crate::tagger::load_checkpoint(&checkpoint, &cfg.runtime, &cfg.tag)?;
     cfg.filter.check(tagger.labels())?;
+    // `--resume` continues only what this run's settings wrote; the manifest then says them.
+    if let Some(m) = &mut manifest {
+        let settings = cfg.output_settings(&checkpoint);
+        if cfg.resume && locked.kept_records() > 0 {
+            m.check_resume(&settings, &locked.name())?;
+        }
+        m.write(&settings)?;
+    }
     // Until now a signal has its default effect (it stops a download or a quantization at once);
     // from here on it stops the run after what was read is written.
     if let Some(interrupt) = &cfg.interrupt {

@@ -876,3 +876,92 @@ fn html_page_renders_in_a_headless_browser() {
         std::fs::copy(&shot, keep).unwrap();
     }
 }
+
+/// `--resume` continues only what the same settings wrote: the run manifest beside `-o FILE`
+/// (`.FILE.ner-tag.json`) or in `--output-dir` names the model and options; another strategy,
+/// format or model, or a file no manifest vouches for, is refused in one line (exit 2) and the
+/// output is left as it was.
+#[test]
+fn resume_refuses_an_output_written_with_other_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    std::fs::write(
+        &input,
+        "Angela Merkel met Barack Obama .\nParis and Berlin .\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out.jsonl");
+    let (i, o) = (input.display().to_string(), out.display().to_string());
+    let model = tiny();
+    let tag = |extra: &[&str]| {
+        let mut a = vec!["-q", "-m", model.as_str(), "-o", o.as_str()];
+        a.extend_from_slice(extra);
+        a.push(i.as_str());
+        run(&a, "")
+    };
+    assert!(tag(&["-a", "simple"]).status.success());
+    let manifest = dir.path().join(".out.jsonl.ner-tag.json");
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    assert_eq!(m["aggregation"], "Simple", "{m}");
+    // Keep the first record only, as a killed run would have left it.
+    let whole = std::fs::read_to_string(&out).unwrap();
+    let first = whole.lines().next().unwrap().to_string() + "\n";
+    std::fs::write(&out, &first).unwrap();
+    for (extra, needle) in [
+        (
+            &["-a", "first"][..],
+            "was written with aggregation \"Simple\" (this run: \"First\")",
+        ),
+        (&["-a", "simple", "--byte-offsets"][..], "byte_offsets"),
+        (&["-a", "simple", "--labels", "PER"][..], "filter"),
+    ] {
+        let mut a = extra.to_vec();
+        a.push("--resume");
+        let r = tag(&a);
+        one_line_error(&r, 2, needle);
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), first, "untouched");
+    }
+    // Another model (the built-in one).
+    let r = run(
+        &[
+            "-q", "-m", "default", "-a", "simple", "-o", &o, "--resume", &i,
+        ],
+        "",
+    );
+    one_line_error(&r, 2, "was written with model");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), first, "untouched");
+    // The same settings (thread count aside) continue it to the uninterrupted output.
+    let r = tag(&["-a", "simple", "-j", "1", "--resume"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), whole);
+    // A file with records that no manifest vouches for.
+    std::fs::remove_file(&manifest).unwrap();
+    std::fs::write(&out, &first).unwrap();
+    one_line_error(
+        &tag(&["-a", "simple", "--resume"]),
+        2,
+        "has no readable run manifest",
+    );
+    // --output-dir: one manifest in the directory.
+    let od = dir.path().join("tagged");
+    let od_s = od.display().to_string();
+    let r = run(&["-q", "-m", &model, "--output-dir", &od_s, &i], "");
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(od.join(".ner-tag.json").is_file());
+    let r = run(
+        &[
+            "-q",
+            "-m",
+            &model,
+            "-a",
+            "max",
+            "--output-dir",
+            &od_s,
+            "--resume",
+            &i,
+        ],
+        "",
+    );
+    one_line_error(&r, 2, "aggregation");
+}

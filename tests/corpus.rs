@@ -276,6 +276,7 @@ fn overlapped_run_loop_writes_what_the_sequential_one_does() {
             redact_entities: false,
             ls_from_name: "label".into(),
             ls_to_name: "text".into(),
+            manifest: None,
         };
         let print = PrintOptions {
             format,

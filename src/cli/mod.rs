@@ -468,6 +468,14 @@ fn run_tag(args: TagArgs) -> anyhow::Result<Outcome> {
         (None, None) => Target::Stdout,
     };
     ner_tag::sources::refuse_overwrites(&inputs, &target, args.stats_json.as_deref())?;
+    // Beside a regular output file (not `-o /dev/null`), or in the output directory.
+    let manifest = match (&args.output, &args.output_dir) {
+        (Some(f), _) if std::fs::metadata(f).map_or(true, |m| m.is_file()) => {
+            Some(ner_tag::output::manifest::beside(f))
+        }
+        (None, Some(dir)) => Some(ner_tag::output::manifest::in_dir(dir)),
+        _ => None,
+    };
     // Locked before anything is read or written: a second run on the file stops here.
     let stats_file = args
         .stats_json
@@ -510,6 +518,7 @@ fn run_tag(args: TagArgs) -> anyhow::Result<Outcome> {
         redact_entities: args.redact_entities,
         ls_from_name: args.ls_from_name,
         ls_to_name: args.ls_to_name,
+        manifest,
     };
     let stats = pipeline::run(&cfg)?;
     if let Some(file) = stats_file {

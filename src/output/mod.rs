@@ -10,6 +10,7 @@ pub mod html;
 pub mod jsonl;
 pub mod label_studio;
 pub mod lock;
+pub mod manifest;
 pub mod redact;
 pub mod resume;
 pub mod spacy_symbols;

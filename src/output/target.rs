@@ -145,6 +145,24 @@ enum Inner {
 }
 
 impl LockedTarget {
+    /// Whole records earlier runs left in the target's files (what `--resume` keeps).
+    pub fn kept_records(&self) -> usize {
+        match &self.inner {
+            Inner::Stdout => 0,
+            Inner::File { done, .. } => done.records,
+            Inner::PerSource(p) => p.done.iter().map(|d| d.records).sum(),
+        }
+    }
+
+    /// How messages name the target.
+    pub fn name(&self) -> String {
+        match &self.inner {
+            Inner::Stdout => "stdout".into(),
+            Inner::File { path, .. } => path.display().to_string(),
+            Inner::PerSource(_) => "--output-dir".into(),
+        }
+    }
+
     /// Cuts what is not kept (everything, unless resuming) and makes the printer.
     pub fn open(self, opts: PrintOptions) -> Result<Opened> {
         match self.inner {
