@@ -104,7 +104,8 @@ pub(crate) struct ModelArgs {
     quantize: QuantizeArg,
 
     /// What the encoder computes in: f32, f16 or bf16 [default: f16 on CUDA, f32 on CPU]. LayerNorm
-    /// and softmax accumulate in f32 whatever it is; the CPU's native kernels take f32 only.
+    /// and softmax accumulate in f32 whatever it is; on the CPU, bf16 needs AVX512-BF16 (bf16
+    /// products summed in f32) and f16 is refused.
     #[arg(long, value_name = "DTYPE", value_parser = ["f32", "f16", "bf16"])]
     dtype: Option<String>,
 
