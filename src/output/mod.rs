@@ -50,11 +50,6 @@ impl Format {
             Format::Spacy => "spacy",
         }
     }
-
-    /// Whether the output is one block written at the end, so `--resume` cannot extend it.
-    pub fn is_whole_file(self) -> bool {
-        matches!(self, Format::Html | Format::Spacy)
-    }
 }
 
 /// A tagged line, ready to print. Entity and word offsets are in characters.
