@@ -454,9 +454,11 @@ fn stats_json_is_locked_and_replaced_whole() {
     let s: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
     assert_eq!(s["records"], 2);
+    // (Beside the output, its run manifest `.out.jsonl.ner-tag.json`, which `--resume` checks.)
     let names: Vec<_> = std::fs::read_dir(d.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".out.jsonl.ner-tag.json")
         .collect();
     assert_eq!(names.len(), 2, "no temporary file left: {names:?}");
     #[cfg(unix)]
@@ -552,7 +554,9 @@ fn file_names_are_bytes() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 2);
+    // Two outputs and the run manifest `.ner-tag.json`.
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 3);
+    assert!(out.join(".ner-tag.json").is_file());
     let missing = d.path().join(std::ffi::OsStr::from_bytes(b"gone\xff.txt"));
     let o = bin().args(["-m", &m]).arg(&missing).output().unwrap();
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
