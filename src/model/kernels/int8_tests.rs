@@ -258,7 +258,7 @@ fn vector_gelu_is_the_scalar_gelu_bit_for_bit() {
     ]);
     // The model's range, densely.
     xs.extend((-200_000..200_000).map(|i| i as f32 * 1e-4));
-    while xs.len() % 16 != 0 {
+    while !xs.len().is_multiple_of(16) {
         xs.push(0.5);
     }
     let mut want = xs.clone();
