@@ -52,14 +52,18 @@ fn max_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
 /// tiny-distilbert-f16 (logits up to 5.20; the other 15 fixtures 0.108–0.560), with
 /// `cargo test --test backends native_matches_candle_on_every_fixture -- --nocapture`, which
 /// prints each fixture's figure (8-bit weights: at most 0.389). The bound leaves ~30% headroom;
-/// the former one, 0.25 × the largest logit, allowed up to 1.7.
-const INT8_MAX_DIFF_FIXTURES: f32 = 0.85;
+/// the former one, 0.25 × the largest logit, allowed up to 1.7. With `|w| ≤ 32` (the AVX2
+/// kernel's i16 pairs, later on 2026-12-01): at most 1.530 on tiny-roberta-bpe-prefix (logits
+/// up to 5.97; tiny-bert-sharded-bf16 1.527, tiny-xlmr-unigram 1.133, the other 13 0.337–0.971),
+/// hence 2.0 (~30% headroom again).
+const INT8_MAX_DIFF_FIXTURES: f32 = 2.0;
 
 /// The same on the shared real checkpoints (random ids, far from real text: activation
 /// outliers): measured at most 1.140 on bert-minilm-conll03 (distilbert 0.935, xlmr 0.940;
 /// logits up to 7.18; 8-bit weights: 0.933) with `cargo test --test backends
 /// native_matches_candle_on_the_shared_checkpoints -- --nocapture`. The F1 test below is the
-/// accuracy check (0.8997 at 7 bits, 0.8986 at 8, f32 0.8975).
+/// accuracy check (0.8997 at 7 bits, 0.8986 at 8, f32 0.8975). With `|w| ≤ 32`: 1.194
+/// (distilbert 1.099, xlmr 1.217), F1 0.8992.
 const INT8_MAX_DIFF_SHARED: f32 = 1.5;
 
 fn check_model(dir: &std::path::Path, int8_max_diff: f32) {

@@ -69,11 +69,11 @@ fn a_long_line_is_one_window_with_the_logits_of_transformers() {
             Quantize::Int8 => {
                 let f: Vec<f64> = f32_logits.iter().map(|&x| f64::from(x)).collect();
                 let d = max_diff(&logits, &f);
-                // Measured 0.231 with 7-bit weights, 0.158 with 8 (AMD EPYC Zen 5; every int8
-                // kernel computes the same integers) with `cargo test --test long_windows --
-                // --nocapture`.
+                // Measured 0.561 with the weights at |w| <= 32 (the AVX2 kernel's i16 pairs),
+                // 0.231 at 63, 0.158 at 127 (AMD EPYC Zen 5; every int8 kernel computes the same
+                // integers) with `cargo test --test long_windows -- --nocapture`.
                 eprintln!("int8 vs f32: max |logit diff| {d:.3}");
-                assert!(d < 0.3, "int8: logits differ from f32 by {d}");
+                assert!(d < 0.75, "int8: logits differ from f32 by {d}");
                 // The labels (argmax per token) agree almost everywhere.
                 let n = t.labels().len();
                 let argmax =

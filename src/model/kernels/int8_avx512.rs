@@ -79,12 +79,8 @@ unsafe fn rows_n<const R: usize>(
             let s = _mm512_mul_ps(_mm512_set1_ps(ep.row_scale[r]), scale);
             let mut y = _mm512_add_ps(_mm512_mul_ps(f, s), bias);
             if ep.post == Post::GeluErf {
-                let mut t = [0f32; 16];
-                _mm512_storeu_ps(t.as_mut_ptr(), y);
-                for v in t.iter_mut() {
-                    *v = 0.5 * *v * (1.0 + super::math::erf(*v * std::f32::consts::FRAC_1_SQRT_2));
-                }
-                y = _mm512_loadu_ps(t.as_ptr());
+                // The scalar `gelu_erf`'s operations on 16 lanes: the same bits.
+                y = super::math::x86::gelu_erf16(y);
             }
             _mm512_mask_storeu_ps(out.as_mut_ptr().add(r * ldo + c0), mask, y);
         }
