@@ -58,15 +58,16 @@ fn lines() -> Vec<String> {
     ]
 }
 
-fn key(
-    w: &Window,
-) -> (
-    &[u32],
-    &[(usize, usize)],
-    &[bool],
-    &[String],
-    &[Option<u32>],
-) {
+/// A window's fields, to compare.
+type Fields<'w> = (
+    &'w [u32],
+    &'w [(usize, usize)],
+    &'w [bool],
+    &'w [String],
+    &'w [Option<u32>],
+);
+
+fn key(w: &Window) -> Fields<'_> {
     (&w.ids, &w.offsets, &w.special, &w.tokens, &w.words)
 }
 

@@ -86,17 +86,23 @@ impl OverlapStream {
     }
 }
 
+/// A word's character span and its best label so far, with that window's context.
+type Held = ((usize, usize), Option<(usize, WordLabel)>);
+
+/// Every word's character span, and every word's label.
+pub type KeptWords = (Vec<(usize, usize)>, Vec<Option<WordLabel>>);
+
 /// Word mode over a line's windows, as they come: labels, then entities over words.
 pub struct WordStream {
     /// Index of the first word not final yet.
     base: usize,
     /// From `base` on: each word's span and its best label so far, with that window's context.
-    held: VecDeque<((usize, usize), Option<(usize, WordLabel)>)>,
+    held: VecDeque<Held>,
     /// The entity being built: first tag's label index, start, end, last tag, score sum, words.
     open: Option<(usize, usize, usize, usize, f64, usize)>,
     pub entities: Vec<Entity>,
     /// Every word's span and label, when the output lists words (CoNLL, spans).
-    pub kept: Option<(Vec<(usize, usize)>, Vec<Option<WordLabel>>)>,
+    pub kept: Option<KeptWords>,
 }
 
 impl WordStream {
