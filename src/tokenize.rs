@@ -197,8 +197,7 @@ impl TextTokenizer {
         self.whole_lines.as_deref()
     }
 
-    /// What [`crate::windows::WindowStream`] encodes with: the tokenizer for text or for pre-split
-    /// words, its post-processor, and the window size and stride.
+    /// The tokenizer (for text, or for pre-split words) and post-processor windows are made with.
     pub(crate) fn parts(&self, words: bool) -> (&Tokenizer, Option<&PostProcessorWrapper>) {
         match (&self.words_with_prefix, words) {
             (Some((tok, post)), true) => (tok, post.as_ref()),
