@@ -13,6 +13,9 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
+/// Lines longer than this (bytes) are handed over in the buffer they were read into.
+const TAKEN_LINE: usize = 1 << 20;
+
 /// One input line, numbered from 1 within its source.
 #[derive(Debug, Clone)]
 pub struct LineRecord {
@@ -255,6 +258,24 @@ impl LineReader {
                 bytes = rest;
                 framing.bom = true;
             }
+        }
+        // A long line's buffer becomes its text (no second copy of it, and the reader does not
+        // keep its size for the lines after it); a short one is copied and the buffer reused.
+        if self.buf.len() > TAKEN_LINE && std::str::from_utf8(bytes).is_ok() {
+            let (skip, keep) = (
+                self.buf.len() - bytes.len() - framing.ending.len(),
+                bytes.len(),
+            );
+            let mut buf = std::mem::take(&mut self.buf);
+            buf.truncate(skip + keep);
+            buf.drain(..skip);
+            let text = String::from_utf8(buf).expect("checked above");
+            return Ok(Some(LineItem::Line(LineRecord {
+                source: idx,
+                line: self.line,
+                text,
+                framing,
+            })));
         }
         let text = match std::str::from_utf8(bytes) {
             Ok(t) => t.to_string(),

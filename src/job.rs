@@ -34,6 +34,16 @@ impl<'a> Job<'a> {
         }
     }
 
+    /// [`Job::text`] owning its text; `None`: no words yet (a long line, split as it streams).
+    pub fn owned(text: String, aggregation: Option<Aggregation>) -> Job<'static> {
+        let words =
+            (aggregation == Some(Aggregation::Word)).then(|| crate::split::split_words(&text));
+        Job {
+            text: Cow::Owned(text),
+            words,
+        }
+    }
+
     /// Pre-tokenized words, joined by single spaces into the job's text.
     pub fn tokens<S: AsRef<str>>(tokens: &[S]) -> Job<'static> {
         let mut text = String::new();

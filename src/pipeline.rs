@@ -2,70 +2,24 @@
 //!
 //! Ordered parallelism: read a bounded chunk of lines, tag it (tokenizing and decoding in
 //! parallel, batches through the model), then write its records in input order from one writer.
-//! Memory is bounded by the chunk size, however long the input.
+//! Memory is bounded by the chunk size, however long the input; a long line inside a chunk is
+//! tagged a group of windows at a time ([`crate::long_line`]). The stages are [`crate::stages`].
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Instant;
 
-use rayon::prelude::*;
-
-use crate::batch::TaggedLine;
-use crate::chunker::{Chunker, End, Slot, SHOWN_PROBLEMS};
-use crate::config::{Config, Filter};
+use crate::chunker::{Chunker, End, SHOWN_PROBLEMS};
+use crate::config::Config;
 pub use crate::config::{Interrupt, OnError, TagOptions};
-use crate::decode;
 use crate::error::{Error, Result};
-use crate::job::{Job, JobResult};
 use crate::output::target::Skip;
-use crate::output::{ErrorRecord, Format, InputKind, PrintOptions, Printer, TaggedRecord};
+use crate::output::{Format, PrintOptions, Printer};
 use crate::progress::Progress;
-use crate::records::{Record, RecordReader};
+use crate::records::RecordReader;
+use crate::stages::{forward, prepare, Chunk, Writer};
 pub use crate::stats::RunStats;
 pub use crate::tagger::{load_tagger, Tagger};
-use crate::tokenize::Window;
-
-/// A chunk on its way through the stages: its records, a job per good record, their windows
-/// (after tokenizing) and probabilities (after the model).
-struct Chunk {
-    slots: Vec<Slot>,
-    jobs: Vec<Job<'static>>,
-    windows: Vec<Vec<Window>>,
-    tagged: Vec<TaggedLine>,
-    /// Seconds the model stage took on it.
-    model_secs: f64,
-}
-
-/// Tokenize stage (host, parallel).
-fn prepare(tagger: &Tagger, slots: Vec<Slot>) -> Result<Chunk> {
-    let jobs: Vec<Job<'static>> = slots
-        .par_iter()
-        .filter_map(|s| match s {
-            Slot::Good(r) => Some(r),
-            _ => None,
-        })
-        .map(|r| Job::from_record(r, tagger.aggregation).into_owned())
-        .collect();
-    let windows = tagger.windows(&jobs)?;
-    Ok(Chunk {
-        slots,
-        jobs,
-        windows,
-        tagged: Vec::new(),
-        model_secs: 0.0,
-    })
-}
-
-/// Model stage (the device). With `stop`, a signal received while the chunk's batches run ends
-/// it between two batches ([`Error::Interrupted`]): one enormous line is thousands of batches.
-fn forward(tagger: &Tagger, mut chunk: Chunk, stop: Option<&Interrupt>) -> Result<Chunk> {
-    let started = Instant::now();
-    let stop = || stop.is_some_and(|i| i.signal().is_some());
-    chunk.tagged = tagger.run_model_until(std::mem::take(&mut chunk.windows), &stop)?;
-    chunk.model_secs = started.elapsed().as_secs_f64();
-    Ok(chunk)
-}
-
 /// Tags every record of the configured inputs and writes one output record per input record,
 /// an error record in place of each record that cannot be tagged, through `printer`.
 ///
@@ -121,7 +75,7 @@ pub fn tag_stream(
                 Some(End::Interrupted(_)) => None,
                 _ => cfg.interrupt.as_ref(),
             };
-            let chunk = match forward(tagger, prepare(tagger, slots)?, stop) {
+            let chunk = match forward(tagger, prepare(tagger, slots, cfg.format)?, stop) {
                 Err(Error::Interrupted) => match cfg.interrupt.as_ref().and_then(|i| i.signal()) {
                     Some(sig) => break End::Interrupted(sig),
                     None => return Err(Error::Interrupted),
@@ -185,7 +139,7 @@ fn overlapped(
         });
         let end = loop {
             let (slots, end) = chunker.next();
-            let sent = match prepare(tagger, slots) {
+            let sent = match prepare(tagger, slots, format) {
                 Ok(chunk) => to_model.send(chunk).is_ok(),
                 Err(e) => break End::Fatal(e),
             };
@@ -201,163 +155,6 @@ fn overlapped(
         writing.join().expect("writer thread panicked")?;
         Ok(end)
     })
-}
-
-/// Decode + write stage: drives the printer and keeps the counts.
-struct Writer<'p> {
-    printer: &'p mut (dyn Printer + Send),
-    names: Vec<String>,
-    /// Each source's name as bytes, where `names` lost some (not UTF-8).
-    raw_names: Vec<Option<Vec<u8>>>,
-    /// The source records come from now (sources end in order).
-    source: usize,
-    /// Records name their file (several inputs into one output).
-    with_file: bool,
-    stats: RunStats,
-    started: Instant,
-    progress: &'p Progress,
-    /// Entities kept, before they are printed or counted.
-    filter: &'p Filter,
-}
-
-impl Writer<'_> {
-    /// Decodes the good records of a tagged chunk and writes every record, in input order, then
-    /// flushes.
-    fn write(&mut self, tagger: &Tagger, format: Format, chunk: Chunk) -> Result<()> {
-        self.stats.model_secs += chunk.model_secs;
-        for t in &chunk.tagged {
-            self.stats.windows += t.windows.len();
-            self.stats.tokens += t.windows.iter().map(|w| w.ids.len()).sum::<usize>();
-        }
-        if chunk.slots.is_empty() {
-            return Ok(());
-        }
-        let results = tagger.decode_jobs(&chunk.jobs, &chunk.tagged);
-        let tagged = finish_jobs(tagger, chunk.jobs, results, format, self.filter)?;
-        let mut tagged = tagged.iter();
-        for slot in &chunk.slots {
-            let rec = match slot {
-                Slot::Good(rec) => rec,
-                Slot::Bad(bad) => {
-                    let raw = self.raw_names.get(self.source).and_then(Option::as_deref);
-                    self.printer.error(&ErrorRecord {
-                        file: self.with_file.then_some(bad.name.as_str()),
-                        file_bytes: raw.filter(|_| self.with_file),
-                        line: bad.line,
-                        msg: &bad.msg,
-                        object: bad.object.as_deref(),
-                    })?;
-                    self.stats.lines += 1;
-                    continue;
-                }
-                Slot::End(n) => {
-                    self.source = n + 1;
-                    self.printer.end_source(*n)?;
-                    continue;
-                }
-            };
-            let t = tagged.next().expect("one result per good record");
-            let input = match rec {
-                Record::Text { .. } => InputKind::Text,
-                Record::Json { object, .. } => InputKind::Json(object),
-                Record::Sentence { gold, .. } => InputKind::Sentence {
-                    predicted: &t.word_tags,
-                    gold: gold.as_deref(),
-                },
-            };
-            let record = TaggedRecord {
-                file: self.with_file.then(|| self.names[rec.source()].as_str()),
-                file_bytes: self.raw_names[rec.source()]
-                    .as_deref()
-                    .filter(|_| self.with_file),
-                line: rec.line(),
-                text: &t.job.text,
-                entities: &t.result.entities,
-                words: &t.words,
-                input,
-                framing: match rec {
-                    Record::Text { framing, .. } => *framing,
-                    _ => Default::default(),
-                },
-            };
-            self.printer.record(&record)?;
-            self.stats.lines += 1;
-            self.stats.entities += t.result.entities.len();
-            for e in &t.result.entities {
-                *self.stats.labels.entry(e.label.clone()).or_default() += 1;
-            }
-        }
-        self.printer.flush()?;
-        let secs = self.started.elapsed().as_secs_f64();
-        self.progress
-            .tagged(self.stats.lines, self.stats.entities, secs);
-        Ok(())
-    }
-
-    fn finish(self) -> Result<RunStats> {
-        self.printer.finish()?;
-        let mut stats = self.stats;
-        stats.wall_secs = self.started.elapsed().as_secs_f64();
-        Ok(stats)
-    }
-}
-
-/// What tagging one record produced, ready for the printer.
-struct Tagged<'t> {
-    job: Job<'static>,
-    result: JobResult,
-    /// Character spans of the words CoNLL output lists.
-    words: Vec<(usize, usize)>,
-    word_tags: Vec<&'t str>,
-}
-
-/// Pairs each job with its result (the entities `filter` keeps) and the words CoNLL output lists.
-fn finish_jobs<'t>(
-    tagger: &'t Tagger,
-    jobs: Vec<Job<'static>>,
-    results: Vec<JobResult>,
-    format: Format,
-    filter: &Filter,
-) -> Result<Vec<Tagged<'t>>> {
-    jobs.into_par_iter()
-        .zip(results)
-        .map(|(mut job, mut result)| {
-            if !filter.is_empty() {
-                result
-                    .entities
-                    .retain(|e| filter.keeps(e, tagger.aggregation));
-            }
-            let words = match job.words.take() {
-                Some(w) => w,
-                // The pipeline's strategies: CoNLL output lists the tokenizer's words.
-                None if format == Format::Conll => tagger.tokenizer.words(&job.text)?,
-                // spaCy / Prodigy tokens: the words word mode splits a line into.
-                None if matches!(format, Format::Spans | Format::Spacy) => {
-                    crate::split::split_words(&job.text)
-                }
-                None => Vec::new(),
-            };
-            let mut word_tags = result
-                .word_labels
-                .as_deref()
-                .map_or_else(Vec::new, |l| decode::words::word_tags(tagger.labels(), l));
-            if !filter.is_empty() {
-                // A word of an entity filtered out is tagged `O`; kept entities keep their tags.
-                for (tag, &(ws, we)) in word_tags.iter_mut().zip(&words) {
-                    let kept = result.entities.iter().any(|e| e.start < we && ws < e.end);
-                    if *tag != "O" && !kept {
-                        *tag = "O";
-                    }
-                }
-            }
-            Ok(Tagged {
-                job,
-                result,
-                words,
-                word_tags,
-            })
-        })
-        .collect()
 }
 
 /// The whole job: lock the output target, resolve and load the model, open the target (passing

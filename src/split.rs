@@ -76,29 +76,60 @@ fn is_cjk(c: char) -> bool {
 /// whitespace; every non-whitespace character of `text` is in exactly one word.
 pub fn split_bytes(text: &str) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
-    let mut first = true;
+    split_range(text, 0..text.len(), &mut true, &mut out);
+    out
+}
+
+/// The words of `text[range]` appended to `out`, as byte ranges of `text`: exactly the words
+/// [`split_bytes`] finds there when `range` starts and ends at whitespace or the text's ends.
+/// `first`: no word came before the range (cleared once one has).
+pub fn split_range(
+    text: &str,
+    range: std::ops::Range<usize>,
+    first: &mut bool,
+    out: &mut Vec<(usize, usize)>,
+) {
     let mut start = None;
-    for (i, c) in text
+    let end = range.end;
+    for (i, c) in text[range.clone()]
         .char_indices()
-        .chain(std::iter::once((text.len(), ' ')))
+        .map(|(i, c)| (range.start + i, c))
+        .chain(std::iter::once((end, ' ')))
     {
         if c.is_whitespace() {
             if let Some(s) = start.take() {
                 let last = text[i..].trim_start().is_empty();
-                split_chunk(text, s, i, Place { first, last }, &mut out);
-                first = false;
+                split_chunk(
+                    text,
+                    s,
+                    i,
+                    Place {
+                        first: *first,
+                        last,
+                    },
+                    out,
+                );
+                *first = false;
             }
         } else if stands_alone(c) {
             if let Some(s) = start.take() {
-                split_chunk(text, s, i, Place { first, last: false }, &mut out);
+                split_chunk(
+                    text,
+                    s,
+                    i,
+                    Place {
+                        first: *first,
+                        last: false,
+                    },
+                    out,
+                );
             }
             out.push((i, i + c.len_utf8()));
-            first = false;
+            *first = false;
         } else if start.is_none() {
             start = Some(i);
         }
     }
-    out
 }
 
 /// The words of `text` as character (Unicode scalar) ranges, end exclusive.

@@ -10,6 +10,7 @@ use crate::config::TagOptions;
 use crate::decode::{aggregate, words, Aggregation, DecodeContext, Entity, Scheme};
 use crate::error::{Error, Result};
 use crate::job::{Job, JobResult};
+use crate::long_line::{LongTagged, Stages, StreamLimits};
 use crate::model::{Checkpoint, TokenClassifier};
 use crate::runtime::{Backend, Runtime};
 use crate::tokenize::{TextTokenizer, Window};
@@ -20,6 +21,8 @@ pub struct Tagger {
     pub scheme: Scheme,
     pub aggregation: Aggregation,
     pub batching: BatchPolicy,
+    /// Which lines are tagged as a stream of windows ([`crate::long_line`]), in which pieces.
+    pub stream: StreamLimits,
 }
 
 /// Loads a checkpoint directory and checks that its parts fit together.
@@ -82,6 +85,7 @@ pub fn load_checkpoint(ckpt: &Checkpoint, rt: &Runtime, opts: &TagOptions) -> Re
                 },
             parallel_batches: rt.parallel_batches(),
         },
+        stream: StreamLimits::default(),
     })
 }
 
@@ -152,32 +156,72 @@ impl Tagger {
 
     /// The tokenize stage of [`Tagger::tag_jobs`]: each job's windows, in parallel.
     pub fn windows(&self, jobs: &[Job]) -> Result<Vec<Vec<Window>>> {
-        jobs.par_iter()
-            .map(|job| match job.word_strs() {
-                Some(words) => self.tokenizer.windows_of_words(&words),
-                None => self.tokenizer.windows(&job.text),
-            })
-            .collect()
+        jobs.par_iter().map(|job| self.job_windows(job)).collect()
+    }
+
+    /// One job's windows.
+    pub fn job_windows(&self, job: &Job) -> Result<Vec<Window>> {
+        match job.word_strs() {
+            Some(words) => self.tokenizer.windows_of_words(&words),
+            None => self.tokenizer.windows(&job.text),
+        }
     }
 
     /// The decode stage of [`Tagger::tag_jobs`]: jobs whose windows have been through the model.
     pub fn decode_jobs(&self, jobs: &[Job], tagged: &[TaggedLine]) -> Vec<JobResult> {
-        let ctx = self.context();
         jobs.par_iter()
             .zip(tagged.par_iter())
-            .map(|(job, t)| match &job.words {
-                Some(spans) => {
-                    let labels = words::word_labels(&ctx, spans.len(), &t.pairs());
-                    JobResult {
-                        entities: words::word_entities(&ctx, spans, &labels),
-                        word_labels: Some(labels),
-                    }
-                }
-                None => JobResult {
-                    entities: self.decode(&job.text, t, self.aggregation),
-                    word_labels: None,
-                },
-            })
+            .map(|(job, t)| self.decode_job(job, t))
             .collect()
+    }
+
+    /// [`Tagger::decode_jobs`] for one job.
+    pub fn decode_job(&self, job: &Job, t: &TaggedLine) -> JobResult {
+        let ctx = self.context();
+        match &job.words {
+            Some(spans) => {
+                let labels = words::word_labels(&ctx, spans.len(), &t.pairs());
+                JobResult {
+                    entities: words::word_entities(&ctx, spans, &labels),
+                    word_labels: Some(labels),
+                }
+            }
+            None => JobResult {
+                entities: self.decode(&job.text, t, self.aggregation),
+                word_labels: None,
+            },
+        }
+    }
+
+    /// Whether a text line is tagged as a stream ([`Tagger::tag_long`]) rather than whole.
+    pub fn is_long(&self, text: &str) -> bool {
+        text.len() > self.stream.long_line_bytes
+    }
+
+    /// Tags one text line a group of windows at a time ([`crate::long_line`]): the entities
+    /// [`Tagger::tag_jobs`] finds for `Job::text(text, aggregation)`, in bounded memory. With
+    /// `keep_words` (word mode), every word and its label too. `stop` is asked between segments
+    /// and batches; once it says so, this ends with [`Error::Interrupted`].
+    pub fn tag_long(
+        &self,
+        text: &str,
+        keep_words: bool,
+        stop: &(dyn Fn() -> bool + Sync),
+    ) -> Result<LongTagged> {
+        let stages = Stages {
+            tokenizer: &self.tokenizer,
+            model: &self.model,
+            policy: &self.batching,
+            ctx: self.context(),
+            limits: self.stream,
+        };
+        let word_mode = self.aggregation == Aggregation::Word;
+        crate::long_line::tag_line(&stages, text, word_mode, keep_words, stop)
+    }
+
+    /// Every window [`Tagger::tag_long`] runs for `text`, in order (`words`: word mode).
+    pub fn stream_windows(&self, text: &str, words: bool) -> Result<Vec<Window>> {
+        let segment = self.stream.segment_bytes;
+        crate::windows::WindowStream::new(&self.tokenizer, text, words, segment).collect_all()
     }
 }

@@ -52,6 +52,8 @@ pub struct TextTokenizer {
     /// Text tokens per window (special tokens excluded) and the overlap between windows.
     body_tokens: usize,
     stride: usize,
+    /// Why a long line is tokenized whole, not segment by segment ([`crate::segment::line_cuts`]).
+    whole_lines: Option<String>,
 }
 
 impl TextTokenizer {
@@ -138,8 +140,10 @@ impl TextTokenizer {
             .and_then(Value::as_f64)
             .filter(|n| *n > 0.0 && *n < 1e9)
             .map(|n| n as usize);
+        let whole_lines = crate::segment::line_cuts(&inner).err();
         Ok((
             Self {
+                whole_lines,
                 inner,
                 post,
                 words_with_prefix,
@@ -188,6 +192,23 @@ impl TextTokenizer {
         Ok(())
     }
 
+    /// Why long lines are tokenized whole (None: segment by segment, see [`crate::segment`]).
+    pub fn whole_lines(&self) -> Option<&str> {
+        self.whole_lines.as_deref()
+    }
+
+    /// The tokenizer (for text, or for pre-split words) and post-processor windows are made with.
+    pub(crate) fn parts(&self, words: bool) -> (&Tokenizer, Option<&PostProcessorWrapper>) {
+        match (&self.words_with_prefix, words) {
+            (Some((tok, post)), true) => (tok, post.as_ref()),
+            _ => (&self.inner, self.post.as_ref()),
+        }
+    }
+
+    pub(crate) fn window_shape(&self) -> (usize, usize) {
+        (self.body_tokens, self.stride)
+    }
+
     pub fn subword_prefix(&self) -> Option<&str> {
         self.subword_prefix.as_deref()
     }
@@ -219,10 +240,7 @@ impl TextTokenizer {
     /// word. Byte-level BPE tokenizers encode each word with a prefix space whatever their own
     /// `add_prefix_space` says, except under the generic backend (ModernBERT), as `transformers`.
     pub fn windows_of_words(&self, words: &[&str]) -> Result<Vec<Window>> {
-        let (tok, post) = match &self.words_with_prefix {
-            Some((tok, post)) => (tok, post.as_ref()),
-            None => (&self.inner, self.post.as_ref()),
-        };
+        let (tok, post) = self.parts(true);
         let enc = tok
             .encode_char_offsets(words, false)
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
@@ -270,8 +288,13 @@ fn split(
     let overflow = enc.take_overflowing();
     std::iter::once(enc)
         .chain(overflow)
-        .map(|part| Ok(window(&post_process(post, part, true)?)))
+        .map(|part| finish_window(post, part))
         .collect()
+}
+
+/// A window's text tokens post-processed into a model input (special tokens, offset trimming).
+pub(crate) fn finish_window(post: Option<&PostProcessorWrapper>, part: Encoding) -> Result<Window> {
+    Ok(window(&post_process(post, part, true)?))
 }
 
 /// What `Tokenizer::post_process` does without truncation or padding.

@@ -468,12 +468,11 @@ fn sigterm_while_waiting_for_input_exits_143() {
     );
 }
 
-/// Starts ner-tag with `args` on the tiny model, writes `input` to its stdin from a thread and
-/// keeps the pipe open for 30 s after (a live pipe: the run never sees the end of its input).
-fn feeding(args: &[&str], input: String) -> std::process::Child {
-    let tiny = tiny();
+/// Starts ner-tag with `args` on `model`, writes `input` to its stdin from a thread and keeps
+/// the pipe open for 30 s after (a live pipe: the run never sees the end of its input).
+fn feeding(model: &str, args: &[&str], input: String) -> std::process::Child {
     let mut child = common::ner_tag()
-        .args(["-m", &tiny])
+        .args(["-m", model])
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -496,7 +495,7 @@ fn a_signal_stops_an_enormous_line_between_batches() {
     // Without the stop between batches the line is tagged and written: two records.
     let line = "Peter Smith lives in Berlin . ".repeat(100_000);
     let args = ["-a", "simple", "-j", "1", "--batch-size", "1"];
-    let child = feeding(&args, format!("Berlin\n{line}\n"));
+    let child = feeding(&tiny(), &args, format!("Berlin\n{line}\n"));
     std::thread::sleep(std::time::Duration::from_millis(4000));
     let t = std::time::Instant::now();
     send_signal(child.id(), 15);
@@ -509,12 +508,65 @@ fn a_signal_stops_an_enormous_line_between_batches() {
     assert!(recs.len() <= 1, "{} records", recs.len());
 }
 
-/// One enormous line is one job: the first signal lets it finish, a second one must not wait.
+/// One enormous line is tokenized and tagged a segment at a time: a signal stops it within a
+/// second, even while its text is being tokenized (which took over a minute, whole), and it
+/// gets no record (`--resume` tags it again).
+#[test]
+fn a_signal_stops_an_enormous_line_within_a_second() {
+    // 12 MB: tagging it takes far longer than the 2 s before the signal, in either mode.
+    let line = "Peter Smith lives in Berlin . ".repeat(400_000);
+    for (signal, code, args) in [(15, 143, ["-a", "word"]), (2, 130, ["-a", "simple"])] {
+        let child = feeding(
+            &tiny(),
+            &[&args[..], &["-j", "1"]].concat(),
+            format!("Berlin\n{line}\n"),
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2000));
+        let t = std::time::Instant::now();
+        send_signal(child.id(), signal);
+        let o = child.wait_with_output().unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {}", stderr(&o));
+        // A batch or a segment is milliseconds; the bound leaves room for a loaded machine.
+        assert!(
+            secs < 1.5,
+            "{args:?}: exited {secs:.2} s after signal {signal}"
+        );
+        let recs = records(&o);
+        assert!(recs.len() <= 1, "{args:?}: {} records", recs.len());
+        assert!(
+            recs.iter().all(|r| r["text"] == "Berlin"),
+            "{args:?}: the long line was written"
+        );
+    }
+}
+
+/// tiny-bert with a pre-tokenizer [`ner_tag::segment`] cannot prove safe to cut (a `Split`
+/// regex before BERT's): its long lines are tokenized whole, which no signal interrupts.
+fn whole_line_model(dir: &Path) -> String {
+    let tiny = common::fixture_model("tiny-bert");
+    for f in ["config.json", "model.safetensors", "tokenizer_config.json"] {
+        std::fs::copy(tiny.join(f), dir.join(f)).unwrap();
+    }
+    let mut tok: Value =
+        serde_json::from_str(&std::fs::read_to_string(tiny.join("tokenizer.json")).unwrap())
+            .unwrap();
+    tok["pre_tokenizer"] = serde_json::json!({"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": "\\s+"}, "behavior": "Removed", "invert": false},
+        {"type": "BertPreTokenizer"}]});
+    std::fs::write(dir.join("tokenizer.json"), tok.to_string()).unwrap();
+    dir.display().to_string()
+}
+
+/// A line tokenized whole is one uninterruptible step: the first signal lets it finish, a
+/// second one must not wait.
 #[test]
 fn a_second_signal_exits_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = whole_line_model(dir.path());
     for (first, second, code) in [(2, 2, 130), (15, 2, 130), (2, 15, 143)] {
         let line = "Peter Smith lives in Berlin . ".repeat(200_000);
-        let child = feeding(&["-a", "simple"], format!("{line}\n"));
+        let child = feeding(&model, &["-a", "simple"], format!("{line}\n"));
         std::thread::sleep(std::time::Duration::from_millis(1500));
         send_signal(child.id(), first);
         std::thread::sleep(std::time::Duration::from_millis(300));

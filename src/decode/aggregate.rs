@@ -6,6 +6,7 @@
 //! <https://github.com/huggingface/transformers/blob/main/src/transformers/pipelines/token_classification.py>.
 
 use super::tags::{self, Scheme};
+pub use crate::chars::LineChars;
 use crate::tokenize::Window;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,39 +86,14 @@ pub fn decode_line(
     chars: &[char],
     windows: &[(&Window, &[f32])],
 ) -> Vec<Entity> {
+    let line = LineChars {
+        chars,
+        base: 0,
+        len: chars.len(),
+    };
     let mut all = Vec::new();
     for (window, probs) in windows {
-        let pre = gather(ctx, chars, window, probs);
-        let labelled = match ctx.aggregation {
-            Aggregation::None | Aggregation::Simple => pre
-                .iter()
-                .map(|p| {
-                    let tag = argmax(p.probs);
-                    Labelled {
-                        tag,
-                        score: p.probs[tag],
-                        start: p.start,
-                        end: p.end,
-                    }
-                })
-                .collect(),
-            strategy => words(&pre, strategy),
-        };
-        if ctx.aggregation == Aggregation::None {
-            all.extend(
-                labelled
-                    .into_iter()
-                    .filter(|l| ctx.labels[l.tag] != "O")
-                    .map(|l| Entity {
-                        label: ctx.labels[l.tag].clone(),
-                        start: l.start,
-                        end: l.end,
-                        score: l.score,
-                    }),
-            );
-        } else {
-            all.extend(group(ctx, &labelled));
-        }
+        all.extend(decode_window(ctx, &line, window, probs));
     }
     if windows.len() > 1 {
         resolve_overlaps(all)
@@ -126,9 +102,47 @@ pub fn decode_line(
     }
 }
 
+/// Entities of one window, before overlapping windows' entities are resolved.
+pub fn decode_window(
+    ctx: &DecodeContext,
+    chars: &LineChars,
+    window: &Window,
+    probs: &[f32],
+) -> Vec<Entity> {
+    let pre = gather(ctx, chars, window, probs);
+    let labelled = match ctx.aggregation {
+        Aggregation::None | Aggregation::Simple => pre
+            .iter()
+            .map(|p| {
+                let tag = argmax(p.probs);
+                Labelled {
+                    tag,
+                    score: p.probs[tag],
+                    start: p.start,
+                    end: p.end,
+                }
+            })
+            .collect(),
+        strategy => words(&pre, strategy),
+    };
+    if ctx.aggregation != Aggregation::None {
+        return group(ctx, &labelled);
+    }
+    labelled
+        .into_iter()
+        .filter(|l| ctx.labels[l.tag] != "O")
+        .map(|l| Entity {
+            label: ctx.labels[l.tag].clone(),
+            start: l.start,
+            end: l.end,
+            score: l.score,
+        })
+        .collect()
+}
+
 fn gather<'p>(
     ctx: &DecodeContext,
-    chars: &[char],
+    chars: &LineChars,
     window: &Window,
     probs: &'p [f32],
 ) -> Vec<PreEntity<'p>> {
@@ -139,8 +153,8 @@ fn gather<'p>(
             continue;
         }
         // Offsets come from the tokenizer; clamp anyway so no input can make a span run backwards.
-        let start = start.min(chars.len());
-        let end = end.min(chars.len()).max(start);
+        let start = start.min(chars.len);
+        let end = end.min(chars.len).max(start);
         let is_subword = if ctx.unk_id == Some(window.ids[i]) {
             false
         } else if ctx.subword_prefix.is_some() {
@@ -148,7 +162,7 @@ fn gather<'p>(
             window.tokens[i].chars().count() != end.saturating_sub(start)
         } else {
             // The pipeline's fallback heuristic: a token not preceded by a space continues a word.
-            start > 0 && chars[start - 1] != ' ' && chars.get(start) != Some(&' ')
+            start > 0 && chars.get(start - 1) != Some(' ') && chars.get(start) != Some(' ')
         };
         out.push(PreEntity {
             probs: &probs[i * n..(i + 1) * n],
@@ -278,7 +292,7 @@ fn pipeline_continues(prev: &str, cur: &str) -> bool {
 ///
 /// Bug for bug: the pipeline's loop starts at the first entity, compared with itself, so a
 /// zero-width first entity (a lone `Ġ` of byte-level BPE at offsets 0..0) comes out twice.
-fn resolve_overlaps(mut entities: Vec<Entity>) -> Vec<Entity> {
+pub(crate) fn resolve_overlaps(mut entities: Vec<Entity>) -> Vec<Entity> {
     if entities.is_empty() {
         return entities;
     }

@@ -23,9 +23,7 @@ impl<W: Write> Conll<W> {
 impl<W: Write> Printer for Conll<W> {
     fn record(&mut self, rec: &TaggedRecord) -> Result<()> {
         let bytes = super::char_to_byte(rec.text);
-        let slice = |s: usize, e: usize| {
-            &rec.text[bytes[s.min(bytes.len() - 1)]..bytes[e.min(bytes.len() - 1)]]
-        };
+        let slice = |s: usize, e: usize| &rec.text[bytes.at(s)..bytes.at(e)];
         let aggregation = self.aggregation;
         self.sink.emit(|buf| {
             if let InputKind::Sentence { predicted, gold } = &rec.input {

@@ -196,7 +196,7 @@ impl<W: Write> Printer for DocBin<W> {
             self.strings.insert(s.label);
         }
         for (t, (code, label)) in toks.iter().zip(iob) {
-            let text = &rec.text[bytes[t.start]..bytes[t.end]];
+            let text = &rec.text[bytes.at(t.start)..bytes.at(t.end)];
             for v in [string_id(text), code, label] {
                 self.tokens.extend_from_slice(&v.to_le_bytes());
             }

@@ -54,7 +54,7 @@ impl<W: Write> Jsonl<W> {
 impl<W: Write> Printer for Jsonl<W> {
     fn record(&mut self, rec: &TaggedRecord) -> Result<()> {
         let bytes = char_to_byte(rec.text);
-        let at = |c: usize| bytes[c.min(bytes.len() - 1)];
+        let at = |c: usize| bytes.at(c);
         let entities = rec
             .entities
             .iter()

@@ -47,7 +47,7 @@ impl<W: Write> LabelStudioPrinter<W> {
 impl<W: Write> Printer for LabelStudioPrinter<W> {
     fn record(&mut self, rec: &TaggedRecord) -> Result<()> {
         let bytes = char_to_byte(rec.text);
-        let at = |c: usize| bytes[c.min(bytes.len() - 1)];
+        let at = |c: usize| bytes.at(c);
         let result: Vec<Value> = rec
             .entities
             .iter()

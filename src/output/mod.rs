@@ -180,9 +180,15 @@ impl<W: Write> Sink<W> {
     pub fn emit(&mut self, f: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> Result<()> {
         self.buf.clear();
         f(&mut self.buf).map_err(|e| crate::Error::io(&self.name, e))?;
-        self.out
+        let written = self
+            .out
             .write_all(&self.buf)
-            .map_err(|e| crate::Error::io(&self.name, e))
+            .map_err(|e| crate::Error::io(&self.name, e));
+        // An enormous line's record does not keep its buffer's memory for the lines after it.
+        if self.buf.capacity() > BUF_KEPT {
+            self.buf = Vec::new();
+        }
+        written
     }
 
     /// [`Sink::emit`] of `value` as one line of JSON.
@@ -201,15 +207,16 @@ impl<W: Write> Sink<W> {
     }
 }
 
+/// The most a record's buffer keeps between records (bytes).
+const BUF_KEPT: usize = 4 << 20;
+
 /// A score as JSON at f32's shortest round-trip precision (`0.9`, not `0.8999999761581421`).
 pub(crate) fn score_json(s: f32) -> serde_json::Value {
     s.to_string().parse::<f64>().unwrap_or(f64::from(s)).into()
 }
 
-/// Byte position of every character boundary of `text` (one more entry than characters).
-pub(crate) fn char_to_byte(text: &str) -> Vec<usize> {
-    text.char_indices()
-        .map(|(b, _)| b)
-        .chain(std::iter::once(text.len()))
-        .collect()
+/// Byte positions of `text`'s characters (`.at(c)`, clamped to the end), without a position per
+/// character: an enormous line's index stays small ([`crate::chars::CharIndex`]).
+pub(crate) fn char_to_byte(text: &str) -> crate::chars::CharIndex<'_> {
+    crate::chars::CharIndex::new(text)
 }

@@ -102,7 +102,7 @@ pub fn redact_spans(
     aggregation: Aggregation,
 ) -> (String, Vec<Replaced>) {
     let bytes = char_to_byte(text);
-    let at = |c: usize| bytes[c.min(bytes.len() - 1)];
+    let at = |c: usize| bytes.at(c);
     let mut out = String::with_capacity(text.len());
     let mut spans = Vec::with_capacity(entities.len());
     let mut out_chars = 0; // characters written to `out`

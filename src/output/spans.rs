@@ -121,7 +121,7 @@ pub fn snap(tokens: &[Token], entities: &[(usize, usize, String, f32)]) -> Vec<S
 impl<W: Write> Printer for Spans<W> {
     fn record(&mut self, rec: &TaggedRecord) -> Result<()> {
         let bytes = char_to_byte(rec.text);
-        let at = |c: usize| bytes[c.min(bytes.len() - 1)];
+        let at = |c: usize| bytes.at(c);
         let chars: Vec<char> = rec.text.chars().collect();
         let toks = tokens(&chars, rec.words);
         let token_list: Vec<Value> = toks
