@@ -235,6 +235,23 @@ fn int8_and_bf16_f1_are_close_to_f32_on_conll_valid() {
     assert!((int8 - full).abs() <= 0.003, "int8 F1 {int8} vs f32 {full}");
 }
 
+/// Tokens whose most likely label is the same in `got` and `want` (rows of `n` logits), and
+/// tokens in all.
+fn same_top_label(got: &[Vec<f32>], want: &[Vec<f32>], n: usize) -> (usize, usize) {
+    let argmax = |row: &[f32]| {
+        row.chunks(n)
+            .map(|t| (0..n).max_by(|&a, &b| t[a].total_cmp(&t[b])).unwrap_or(0))
+            .collect::<Vec<_>>()
+    };
+    got.iter().zip(want).fold((0, 0), |(s, t), (g, w)| {
+        let (a, b) = (argmax(g), argmax(w));
+        (
+            s + a.iter().zip(&b).filter(|(x, y)| x == y).count(),
+            t + a.len(),
+        )
+    })
+}
+
 /// The candle backend (what CUDA runs) in half precision, computed on the CPU: logits finite —
 /// padded batches included, where a `-inf · 0` mask fill or an `f32::MAX` bias turns f16 into
 /// NaN — and close to f32, with the same most likely label almost everywhere.
@@ -270,18 +287,7 @@ fn check_half(dir: &std::path::Path) {
             "{} {dtype:?}: max |logit diff| {d} (scale {scale})",
             dir.display()
         );
-        let argmax = |row: &[f32]| {
-            row.chunks(n)
-                .map(|t| (0..n).max_by(|&a, &b| t[a].total_cmp(&t[b])).unwrap_or(0))
-                .collect::<Vec<_>>()
-        };
-        let (same, total) = got.iter().zip(&want).fold((0, 0), |(s, t), (g, w)| {
-            let (a, b) = (argmax(g), argmax(w));
-            (
-                s + a.iter().zip(&b).filter(|(x, y)| x == y).count(),
-                t + a.len(),
-            )
-        });
+        let (same, total) = same_top_label(&got, &want, n);
         assert!(
             same as f64 >= 0.97 * total as f64,
             "{} {dtype:?}: same top label on {same}/{total} tokens",
@@ -328,18 +334,7 @@ fn check_native_bf16(dir: &std::path::Path) {
         "{}: bf16 max |logit diff| {d} (scale {scale})",
         dir.display()
     );
-    let argmax = |row: &[f32]| {
-        row.chunks(n)
-            .map(|t| (0..n).max_by(|&a, &b| t[a].total_cmp(&t[b])).unwrap_or(0))
-            .collect::<Vec<_>>()
-    };
-    let (same, total) = got.iter().zip(&want).fold((0, 0), |(s, t), (g, w)| {
-        let (a, b) = (argmax(g), argmax(w));
-        (
-            s + a.iter().zip(&b).filter(|(x, y)| x == y).count(),
-            t + a.len(),
-        )
-    });
+    let (same, total) = same_top_label(&got, &want, n);
     assert!(
         same as f64 >= 0.97 * total as f64,
         "{}: bf16 same top label on {same}/{total} tokens",

@@ -319,6 +319,28 @@ fn device_auto_falls_back_to_cpu() {
     assert!(err.contains("running on the CPU"), "{err}");
 }
 
+/// Each JSONL line's entities as (label, start, end).
+fn entity_spans(o: &Output) -> Vec<Vec<(String, Option<u64>, Option<u64>)>> {
+    stdout(o)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["entities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    (
+                        e["label"].to_string(),
+                        e["start"].as_u64(),
+                        e["end"].as_u64(),
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
+
 #[test]
 fn dtype_on_the_cpu() {
     // The native kernels take f32 or bf16: f16 is refused in one line, exit 2.
@@ -357,34 +379,10 @@ fn dtype_on_the_cpu() {
     if ner_tag::model::kernels::bf16_fast() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let f32_out = native(&[]);
-        let spans = |o: &Output| {
-            stdout(o)
-                .lines()
-                .map(|l| {
-                    let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                    v["entities"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .map(|e| {
-                            (
-                                e["label"].to_string(),
-                                e["start"].as_u64(),
-                                e["end"].as_u64(),
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                })
-                .collect::<Vec<_>>()
-        };
-        let (a, b) = (spans(&o), spans(&f32_out));
+        let (a, b) = (entity_spans(&o), entity_spans(&f32_out));
         assert_eq!(a.len(), b.len());
         let same = a.iter().zip(&b).filter(|(x, y)| x == y).count();
-        assert!(
-            same * 10 >= b.len() * 9,
-            "bf16: {same}/{} lines as f32",
-            b.len()
-        );
+        assert_eq!(same, b.len(), "bf16: {same}/{} lines as f32", b.len());
     } else {
         one_line_error(&o, 2, "--dtype bf16 on the CPU needs AVX512-BF16");
     }
@@ -399,24 +397,7 @@ fn dtype_on_the_cpu() {
         a.extend_from_slice(extra);
         let o = run(&a, &input);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        stdout(&o)
-            .lines()
-            .map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                v["entities"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|e| {
-                        (
-                            e["label"].to_string(),
-                            e["start"].as_u64(),
-                            e["end"].as_u64(),
-                        )
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .collect::<Vec<_>>()
+        entity_spans(&o)
     };
     let f32_tags = tags(&["--dtype", "f32"]);
     assert_eq!(tags(&[]), f32_tags, "f32 is the CPU default");

@@ -17,9 +17,9 @@ use std::io::Write;
 use std::sync::OnceLock;
 
 use super::spacy_symbols::SYMBOLS;
-use super::spans::{snap, tokens};
+use super::spans::{snap_record, tokens};
 use super::{char_to_byte, ErrorRecord, Printer, Sink, TaggedRecord};
-use crate::decode::{tags, Aggregation};
+use crate::decode::Aggregation;
 use crate::error::Result;
 
 /// spaCy's attribute ids (spacy/attrs.pxd): the columns written, in DocBin's order (ORTH first,
@@ -176,19 +176,8 @@ impl<W: Write> Printer for DocBin<W> {
         let bytes = char_to_byte(rec.text);
         let chars: Vec<char> = rec.text.chars().collect();
         let toks = tokens(&chars, rec.words);
-        let entities: Vec<(usize, usize, String, f32)> = rec
-            .entities
-            .iter()
-            .map(|e| {
-                let label = match self.aggregation {
-                    Aggregation::None => tags::entity_type(&e.label).to_string(),
-                    _ => e.label.clone(),
-                };
-                (e.start, e.end, label, e.score)
-            })
-            .collect();
         let mut iob = vec![(IOB_O, 0u64); toks.len()];
-        for s in snap(&toks, &entities) {
+        for s in snap_record(rec, &toks, self.aggregation) {
             let h = string_id(&s.label);
             for (i, slot) in iob[s.token_start..=s.token_end].iter_mut().enumerate() {
                 *slot = (if i == 0 { IOB_B } else { IOB_I }, h);

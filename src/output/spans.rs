@@ -118,6 +118,22 @@ pub fn snap(tokens: &[Token], entities: &[(usize, usize, String, f32)]) -> Vec<S
     out
 }
 
+/// The record's entities (their types, with `-a none`) snapped onto `tokens` ([`snap`]).
+pub fn snap_record(rec: &TaggedRecord, tokens: &[Token], aggregation: Aggregation) -> Vec<Snapped> {
+    let entities: Vec<(usize, usize, String, f32)> = rec
+        .entities
+        .iter()
+        .map(|e| {
+            let label = match aggregation {
+                Aggregation::None => tags::entity_type(&e.label).to_string(),
+                _ => e.label.clone(),
+            };
+            (e.start, e.end, label, e.score)
+        })
+        .collect();
+    snap(tokens, &entities)
+}
+
 impl<W: Write> Printer for Spans<W> {
     fn record(&mut self, rec: &TaggedRecord) -> Result<()> {
         let bytes = char_to_byte(rec.text);
@@ -132,18 +148,7 @@ impl<W: Write> Printer for Spans<W> {
                        "id": i, "ws": t.ws})
             })
             .collect();
-        let entities: Vec<(usize, usize, String, f32)> = rec
-            .entities
-            .iter()
-            .map(|e| {
-                let label = match self.aggregation {
-                    Aggregation::None => tags::entity_type(&e.label).to_string(),
-                    _ => e.label.clone(),
-                };
-                (e.start, e.end, label, e.score)
-            })
-            .collect();
-        let spans: Vec<Value> = snap(&toks, &entities)
+        let spans: Vec<Value> = snap_record(rec, &toks, self.aggregation)
             .into_iter()
             .map(|s| {
                 let (start, end) = (toks[s.token_start].start, toks[s.token_end].end);
