@@ -267,7 +267,6 @@ fn check_half(dir: &std::path::Path) {
     let refs: Vec<&[u32]> = ws.iter().map(Vec::as_slice).collect();
     let want = f32m.forward(&refs).unwrap();
     let n = cfg.labels.len();
-    let scale = want.iter().flatten().fold(0f32, |m, v| m.max(v.abs()));
     for (dtype, tol) in [
         (candle_core::DType::F16, 0.02),
         (candle_core::DType::BF16, 0.08),
@@ -276,24 +275,29 @@ fn check_half(dir: &std::path::Path) {
             .unwrap()
             .forward(&refs)
             .unwrap();
-        assert!(
-            got.iter().flatten().all(|v| v.is_finite()),
-            "{} {dtype:?}: non-finite logits",
-            dir.display()
-        );
-        let d = max_diff(&got, &want);
-        assert!(
-            d <= tol * scale.max(1.0),
-            "{} {dtype:?}: max |logit diff| {d} (scale {scale})",
-            dir.display()
-        );
-        let (same, total) = same_top_label(&got, &want, n);
-        assert!(
-            same as f64 >= 0.97 * total as f64,
-            "{} {dtype:?}: same top label on {same}/{total} tokens",
-            dir.display()
-        );
+        assert_close(&format!("{} {dtype:?}", dir.display()), &got, &want, n, tol);
     }
+}
+
+/// `got` finite and close to `want` (rows of `n` logits): max |diff| ≤ `tol` × the logit scale
+/// (at least 1), the same top label on ≥ 97% of tokens. `what` names the pair in failures.
+fn assert_close(what: &str, got: &[Vec<f32>], want: &[Vec<f32>], n: usize, tol: f32) {
+    let scale = want.iter().flatten().fold(0f32, |m, v| m.max(v.abs()));
+    assert!(
+        got.iter().flatten().all(|v| v.is_finite()),
+        "{what}: non-finite logits"
+    );
+    let d = max_diff(got, want);
+    eprintln!("{what}: max |logit diff| {d:.4} (logits up to {scale:.3})");
+    assert!(
+        d <= tol * scale.max(1.0),
+        "{what}: max |logit diff| {d} (scale {scale})"
+    );
+    let (same, total) = same_top_label(got, want, n);
+    assert!(
+        same as f64 >= 0.97 * total as f64,
+        "{what}: same top label on {same}/{total} tokens"
+    );
 }
 
 /// The native CPU kernels in bf16 (`--dtype bf16`: bf16 products, f32 accumulation, f32
@@ -321,25 +325,8 @@ fn check_native_bf16(dir: &std::path::Path) {
     let refs: Vec<&[u32]> = ws.iter().map(Vec::as_slice).collect();
     let want = f32m.forward(&refs).unwrap();
     let got = bf16.forward(&refs).unwrap();
-    let n = cfg.labels.len();
-    let scale = want.iter().flatten().fold(0f32, |m, v| m.max(v.abs()));
-    let d = max_diff(&got, &want);
-    eprintln!(
-        "{}: native bf16 vs f32 max |logit diff| {d:.4} (logits up to {scale:.3})",
-        dir.display()
-    );
-    assert!(got.iter().flatten().all(|v| v.is_finite()));
-    assert!(
-        d <= 0.08 * scale.max(1.0),
-        "{}: bf16 max |logit diff| {d} (scale {scale})",
-        dir.display()
-    );
-    let (same, total) = same_top_label(&got, &want, n);
-    assert!(
-        same as f64 >= 0.97 * total as f64,
-        "{}: bf16 same top label on {same}/{total} tokens",
-        dir.display()
-    );
+    let what = format!("{} native bf16 vs f32", dir.display());
+    assert_close(&what, &got, &want, cfg.labels.len(), 0.08);
 }
 
 #[test]
