@@ -1,18 +1,20 @@
 //! Tokenize → batch → model → decode for one enormous line, a bounded group of windows at a
 //! time: the line's text is tokenized a segment at a time ([`crate::windows`]), each group of
-//! windows goes through the model, is decoded and dropped ([`crate::decode::stream`]), so
-//! memory holds the text, its entities and one group — not every window and its
-//! probabilities. A stop request is seen between two segments and between two batches.
+//! windows goes through the model, is decoded and dropped ([`crate::decode::stream`]), and the
+//! entities settled go to an [`EntitySpill`] (past 1 MiB, a temporary file), so memory holds the
+//! text and one group — not every window, its probabilities, or the line's entities. A stop
+//! request is seen between two segments and between two batches.
 //!
 //! The entities are those of tagging the line whole ([`crate::tagger::Tagger::tag_jobs`]).
 
 use crate::batch::{self, BatchPolicy};
 use crate::chars::{CharIndex, LineChars};
 use crate::decode::aggregate::decode_window;
+use crate::decode::spill::EntitySpill;
 use crate::decode::stream::{window_chars, OverlapStream, WordStream};
 use crate::decode::DecodeContext;
+use crate::decode::WordLabel;
 use crate::error::{Error, Result};
-use crate::job::JobResult;
 use crate::model::TokenClassifier;
 use crate::tokenize::TextTokenizer;
 use crate::windows::WindowStream;
@@ -41,7 +43,10 @@ impl Default for StreamLimits {
 
 /// What tagging a long line produced.
 pub struct LongTagged {
-    pub result: JobResult,
+    /// The entities, in the order [`crate::tagger::Tagger::tag_jobs`] gives them.
+    pub entities: EntitySpill,
+    /// Word mode with `keep_words`: every word's label.
+    pub word_labels: Option<Vec<Option<WordLabel>>>,
     /// Word mode, when asked for: the character span of every word.
     pub words: Option<Vec<(usize, usize)>>,
     /// Windows and their tokens that went through the model.
@@ -76,6 +81,7 @@ pub(crate) fn tag_line(
         0 => s.policy.max_batch_tokens * rayon::current_num_threads().max(1) * 8,
         n => n,
     };
+    let mut spill = EntitySpill::new();
     let (mut windows, mut tokens) = (0, 0);
     while !stream.is_done() {
         let (mut group, mut held) = (Vec::new(), 0);
@@ -113,27 +119,27 @@ pub(crate) fn tag_line(
             }
         }
         match word_mode {
-            true => words.settle(&s.ctx, floors.1),
-            false => overlaps.settle(floors.0),
+            true => {
+                words.settle(&s.ctx, floors.1);
+                spill.extend(&std::mem::take(&mut words.entities))?;
+            }
+            false => {
+                overlaps.settle(floors.0);
+                spill.extend(&overlaps.take_settled())?;
+            }
         }
     }
-    let (result, spans) = if word_mode {
+    let (spans, labels) = if word_mode {
         let done = words.finish(&s.ctx);
-        let (spans, labels) = done.kept.unzip();
-        let result = JobResult {
-            entities: done.entities,
-            word_labels: labels,
-        };
-        (result, spans)
+        spill.extend(&done.entities)?;
+        done.kept.unzip()
     } else {
-        let result = JobResult {
-            entities: overlaps.finish(),
-            word_labels: None,
-        };
-        (result, None)
+        spill.extend(&overlaps.finish())?;
+        (None, None)
     };
     Ok(LongTagged {
-        result,
+        entities: spill,
+        word_labels: labels,
         words: spans,
         windows,
         tokens,

@@ -4,11 +4,9 @@ mod cli;
 
 use std::process::ExitCode;
 
-// Forward passes allocate and free large activation buffers per layer; mimalloc keeps them
-// mapped instead of returning them to the kernel each time (glibc's malloc spent up to a third of
-// the run in page faults on long windows).
+/// mimalloc, but the system allocator for huge blocks ([`cli::alloc`]).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: cli::alloc::Split = cli::alloc::Split;
 
 fn main() -> ExitCode {
     let args = cli::parse();

@@ -9,6 +9,7 @@ use crate::batch::TaggedLine;
 use crate::chunker::Slot;
 use crate::config::{Filter, Interrupt};
 use crate::decode;
+use crate::decode::spill::EntitySpill;
 use crate::error::Result;
 use crate::job::{Job, JobResult};
 use crate::long_line::LongTagged;
@@ -133,18 +134,43 @@ impl Writer<'_> {
             return Ok(());
         }
         let mut long = chunk.long;
-        let results: Vec<JobResult> = chunk
+        // A long text line's entities stay spilled when the printer writes them as they come.
+        let text_records = chunk.slots.iter().filter_map(|s| match s {
+            Slot::Good(r) => Some(matches!(r, Record::Text { .. })),
+            _ => None,
+        });
+        let streamed: Vec<bool> = text_records
+            .map(|text| text && format.streams_entities())
+            .collect();
+        let (results, spills): (Vec<JobResult>, Vec<Option<EntitySpill>>) = chunk
             .jobs
             .par_iter()
             .zip(chunk.tagged.par_iter())
             .zip(long.par_iter_mut())
-            .map(|((job, t), l)| match l.1.take() {
-                Some(l) => l.result,
-                None => tagger.decode_job(job, t),
+            .zip(&streamed)
+            .map(|(((job, t), l), &streamed)| match l.1.take() {
+                Some(l) => {
+                    let (entities, spill) = match streamed {
+                        true => (Vec::new(), Some(l.entities)),
+                        false => (l.entities.into_vec()?, None),
+                    };
+                    let word_labels = l.word_labels;
+                    Ok((
+                        JobResult {
+                            entities,
+                            word_labels,
+                        },
+                        spill,
+                    ))
+                }
+                None => Ok((tagger.decode_job(job, t), None)),
             })
-            .collect();
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .unzip();
         let tagged = finish_jobs(tagger, chunk.jobs, results, format, self.filter)?;
         let mut tagged = tagged.iter();
+        let mut spills = spills.into_iter();
         for slot in &chunk.slots {
             let rec = match slot {
                 Slot::Good(rec) => rec,
@@ -190,6 +216,22 @@ impl Writer<'_> {
                     _ => Default::default(),
                 },
             };
+            if let Some(spill) = spills.next().expect("one per good record") {
+                let (filter, aggregation) = (self.filter, tagger.aggregation);
+                let stats = &mut self.stats;
+                let mut entities = spill
+                    .into_entities()?
+                    .filter(|e| e.as_ref().map_or(true, |e| filter.keeps(e, aggregation)))
+                    .inspect(|e| {
+                        if let Ok(e) = e {
+                            stats.entities += 1;
+                            *stats.labels.entry(e.label.clone()).or_default() += 1;
+                        }
+                    });
+                self.printer.record_streamed(&record, &mut entities)?;
+                self.stats.lines += 1;
+                continue;
+            }
             self.printer.record(&record)?;
             self.stats.lines += 1;
             self.stats.entities += t.result.entities.len();

@@ -44,6 +44,7 @@ impl RunStats {
             "model_secs": self.model_secs,
             "interrupted_by_signal": self.interrupted,
             "cpu_kernels": crate::model::kernels::describe(),
+            "peak_rss_bytes": peak_rss(),
         })
     }
 
@@ -64,7 +65,7 @@ impl RunStats {
                 .join(", ")
         };
         format!(
-            "ner-tag: {} records ({} error records), {} windows, {} tokens in {:.2}s: {:.1} records/s; model stage {:.2}s, {:.0}% of the wall time\n\
+            "ner-tag: {} records ({} error records), {} windows, {} tokens in {:.2}s: {:.1} records/s; model stage {:.2}s, {:.0}% of the wall time{}\n\
              ner-tag: {} entities: {labels}\n\
              ner-tag: CPU kernels: {}",
             self.lines,
@@ -75,10 +76,27 @@ impl RunStats {
             self.records_per_sec(),
             self.model_secs,
             100.0 * self.model_secs / self.wall_secs.max(1e-9),
+            peak_rss().map_or(String::new(), |b| format!("; peak RSS {} MB", b >> 20)),
             self.entities,
             crate::model::kernels::describe(),
         )
     }
+}
+
+/// The process's peak resident memory so far (bytes): `VmHWM` of `/proc/self/status`, where
+/// there is one (Linux). Unlike `getrusage`'s, it starts at this program's start, not at the
+/// parent's size when it forked.
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
 }
 
 /// The `--stats-json` file, locked from the start of the run (created empty if missing, so a

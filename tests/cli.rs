@@ -561,7 +561,8 @@ fn stats_on_a_pipe_are_plain_lines() {
     assert_eq!(lines.len(), 3, "{err:?}");
     assert!(
         lines[0].starts_with("ner-tag: 2 records (0 error records), 2 windows, ")
-            && lines[0].ends_with("% of the wall time"),
+            && lines[0].contains("% of the wall time; peak RSS ")
+            && lines[0].ends_with(" MB"),
         "{err:?}"
     );
     assert!(lines[1].starts_with("ner-tag: 2 entities: "), "{err:?}");

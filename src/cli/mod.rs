@@ -1,6 +1,7 @@
 //! Command line: clap arguments → the checked [`ner_tag::config::Config`]; the `eval`
 //! subcommand in [`eval`].
 
+pub mod alloc;
 mod eval;
 
 use std::path::PathBuf;
@@ -149,7 +150,7 @@ struct TagArgs {
     byte_offsets: bool,
 
     /// Print a summary on stderr at the end: records, error records, windows, tokens, entities
-    /// per label, wall time, records/s.
+    /// per label, wall time, records/s, peak memory (RSS).
     #[arg(long)]
     stats: bool,
 
@@ -188,7 +189,7 @@ struct TagArgs {
     resume: bool,
 
     /// Write the run's summary as JSON to FILE at the end (records, error records, windows, tokens,
-    /// entities per label, wall time, records/s), for CI jobs.
+    /// entities per label, wall time, records/s, peak RSS), for CI jobs.
     #[arg(long, value_name = "FILE")]
     stats_json: Option<PathBuf>,
 

@@ -1,6 +1,7 @@
 //! Decode stage: model probabilities → labelled entity spans.
 
 pub mod aggregate;
+pub mod spill;
 pub mod stream;
 pub mod tags;
 pub mod words;

@@ -61,6 +61,12 @@ impl OverlapStream {
         self.sweep(ready);
     }
 
+    /// The entities final so far, in order; each is given once (by this or [`Self::finish`]).
+    pub fn take_settled(&mut self) -> Vec<Entity> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// The entities not given yet by [`Self::take_settled`].
     pub fn finish(mut self) -> Vec<Entity> {
         if self.windows < 2 {
             return self.pending;

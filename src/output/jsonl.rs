@@ -7,7 +7,8 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::{char_to_byte, ErrorRecord, InputKind, Printer, Sink, TaggedRecord};
-use crate::error::Result;
+use crate::decode::Entity;
+use crate::error::{Error, Result};
 
 #[derive(Serialize)]
 struct JsonEntity<'a> {
@@ -93,6 +94,59 @@ impl<W: Write> Printer for Jsonl<W> {
         })
     }
 
+    /// The bytes [`Printer::record`] writes for a text record, written as they come: the text
+    /// escaped straight into the writer, then each entity.
+    fn record_streamed(
+        &mut self,
+        rec: &TaggedRecord,
+        entities: &mut dyn Iterator<Item = Result<Entity>>,
+    ) -> Result<()> {
+        if !matches!(rec.input, InputKind::Text) {
+            let entities = entities.collect::<Result<Vec<_>>>()?;
+            return self.record(&TaggedRecord {
+                entities: &entities,
+                ..*rec
+            });
+        }
+        let bytes = char_to_byte(rec.text);
+        let at = |c: usize| bytes.at(c);
+        let byte_offsets = self.byte_offsets;
+        let (out, name) = self.sink.direct();
+        let io = |e: std::io::Error| Error::io(name, e);
+        let json = |out: &mut W, v: &dyn erased::Json| v.write(out).map_err(io);
+        write!(out, "{{\"line\":{}", rec.line).map_err(io)?;
+        if let Some(file) = rec.file {
+            out.write_all(b",\"file\":").map_err(io)?;
+            json(out, &file)?;
+        }
+        if let Some(raw) = rec.file_bytes {
+            out.write_all(b",\"file_bytes\":").map_err(io)?;
+            json(out, &raw)?;
+        }
+        out.write_all(b",\"text\":").map_err(io)?;
+        json(out, &rec.text)?;
+        out.write_all(b",\"entities\":[").map_err(io)?;
+        for (i, e) in entities.enumerate() {
+            let e = e?;
+            if i > 0 {
+                out.write_all(b",").map_err(io)?;
+            }
+            let (start, end) = match byte_offsets {
+                true => (at(e.start), at(e.end)),
+                false => (e.start, e.end),
+            };
+            let entity = JsonEntity {
+                text: &rec.text[at(e.start)..at(e.end)],
+                label: &e.label,
+                start,
+                end,
+                score: e.score,
+            };
+            json(out, &entity)?;
+        }
+        out.write_all(b"]}\n").map_err(io)
+    }
+
     /// The input object with `error` added when the line was one, else `line`, `file`, `error`.
     fn error(&mut self, err: &ErrorRecord) -> Result<()> {
         self.sink.emit(|buf| {
@@ -126,6 +180,21 @@ impl<W: Write> Printer for Jsonl<W> {
     }
 }
 
+/// One serializable value written to any writer (what [`Printer::record_streamed`] writes).
+mod erased {
+    use std::io::Write;
+
+    pub trait Json {
+        fn write(&self, out: &mut dyn Write) -> std::io::Result<()>;
+    }
+
+    impl<T: serde::Serialize> Json for T {
+        fn write(&self, out: &mut dyn Write) -> std::io::Result<()> {
+            Ok(serde_json::to_writer(out, self)?)
+        }
+    }
+}
+
 /// Entities as a JSON value with scores written as f32's shortest round-trip form, as the
 /// serialized records print them (a plain f32 → f64 conversion would print 0.9901680946350098).
 fn entities_value(entities: &[JsonEntity]) -> serde_json::Value {
@@ -136,4 +205,89 @@ fn entities_value(entities: &[JsonEntity]) -> serde_json::Value {
                                "score": super::score_json(e.score)})
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a printer wrote, kept readable after it is moved into the printer.
+    #[derive(Clone, Default)]
+    struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A record written as its entities come is byte for byte the record written whole: names
+    /// with and without `file`/`file_bytes`, escapes, astral characters, character and byte
+    /// offsets, no entities.
+    #[test]
+    fn a_streamed_record_is_the_record_written_whole() {
+        let text = "Zoë \"Ünïcode\" 𝔘 in\tBerlin\\ \u{1} Paris — Zoë";
+        let chars: Vec<char> = text.chars().collect();
+        let find = |w: &str| {
+            let w: Vec<char> = w.chars().collect();
+            (0..chars.len())
+                .find(|&i| chars[i..].starts_with(&w))
+                .unwrap()
+        };
+        let ent = |label: &str, w: &str, score: f32| Entity {
+            label: label.into(),
+            start: find(w),
+            end: find(w) + w.chars().count(),
+            score,
+        };
+        let all = vec![
+            ent("PER", "Zoë", 0.9),
+            ent("MISC", "𝔘", 0.123_456_79),
+            ent("LOC", "Berlin", 1.0),
+            ent("LOC", "Paris", 0.5),
+        ];
+        for entities in [&all[..], &[]] {
+            for (file, raw) in [
+                (None, None),
+                (Some("a/b \"c\".txt"), None),
+                (Some("caf\u{FFFD}.txt"), Some(&b"caf\xe9.txt"[..])),
+            ] {
+                for byte_offsets in [false, true] {
+                    let rec = TaggedRecord {
+                        file,
+                        file_bytes: raw,
+                        line: 12,
+                        text,
+                        entities,
+                        words: &[],
+                        input: InputKind::Text,
+                        framing: Default::default(),
+                    };
+                    let (whole, streamed) = (Shared::default(), Shared::default());
+                    Jsonl::new(Sink::new(whole.clone(), "w"), byte_offsets)
+                        .record(&rec)
+                        .unwrap();
+                    let mut it = entities.iter().cloned().map(Ok);
+                    let empty = TaggedRecord {
+                        entities: &[],
+                        ..rec
+                    };
+                    Jsonl::new(Sink::new(streamed.clone(), "s"), byte_offsets)
+                        .record_streamed(&empty, &mut it)
+                        .unwrap();
+                    let (whole, streamed) = (whole.0.borrow(), streamed.0.borrow());
+                    assert_eq!(
+                        String::from_utf8_lossy(&streamed),
+                        String::from_utf8_lossy(&whole),
+                        "{file:?} byte offsets {byte_offsets}"
+                    );
+                    assert_eq!(whole.last(), Some(&b'\n'));
+                }
+            }
+        }
+    }
 }

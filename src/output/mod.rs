@@ -50,9 +50,16 @@ impl Format {
             Format::Spacy => "spacy",
         }
     }
+
+    /// Whether its printer writes a text record as the entities come
+    /// ([`Printer::record_streamed`]), so an enormous line's entities are never all in memory.
+    pub fn streams_entities(self) -> bool {
+        self == Format::Jsonl
+    }
 }
 
 /// A tagged line, ready to print. Entity and word offsets are in characters.
+#[derive(Clone, Copy)]
 pub struct TaggedRecord<'a> {
     pub file: Option<&'a str>,
     /// The file's name as bytes, when `file` lost some (a name that is not UTF-8).
@@ -69,6 +76,7 @@ pub struct TaggedRecord<'a> {
 }
 
 /// What the record was read from, which decides what else it prints.
+#[derive(Clone, Copy)]
 pub enum InputKind<'a> {
     Text,
     /// A JSONL object: printed back with `entities` added (replacing any such field).
@@ -109,8 +117,9 @@ pub struct PrintOptions {
 
 /// The hooks a run calls on its output, in this order: `begin`, then `record`/`error` per input
 /// record and `end_source` after each input source's last one (with `flush` between chunks),
-/// then `finish`. Every record is formatted whole in memory and written in one call, so a
-/// killed run leaves whole records (and at most one torn one at the end).
+/// then `finish`. Every record is formatted whole in memory and written in one call (but an
+/// enormous line's record in JSONL, [`Printer::record_streamed`]), so a killed run leaves whole
+/// records (and at most one torn one at the end).
 pub trait Printer {
     /// Before the first record (the HTML page's head).
     fn begin(&mut self) -> Result<()> {
@@ -118,6 +127,21 @@ pub trait Printer {
     }
 
     fn record(&mut self, rec: &TaggedRecord) -> Result<()>;
+
+    /// A text record whose entities come one at a time, in order, instead of in `rec.entities`
+    /// (an enormous line's, read back from where they were spilled). Printers of formats that
+    /// [`Format::streams_entities`] write them as they come; this default holds them all.
+    fn record_streamed(
+        &mut self,
+        rec: &TaggedRecord,
+        entities: &mut dyn Iterator<Item = Result<Entity>>,
+    ) -> Result<()> {
+        let entities = entities.collect::<Result<Vec<_>>>()?;
+        self.record(&TaggedRecord {
+            entities: &entities,
+            ..*rec
+        })
+    }
 
     fn error(&mut self, err: &ErrorRecord) -> Result<()>;
 
@@ -189,6 +213,12 @@ impl<W: Write> Sink<W> {
             self.buf = Vec::new();
         }
         written
+    }
+
+    /// The writer itself and its name, for a record too large to build in memory first
+    /// ([`Printer::record_streamed`]): it is written in many calls.
+    pub fn direct(&mut self) -> (&mut W, &str) {
+        (&mut self.out, &self.name)
     }
 
     /// [`Sink::emit`] of `value` as one line of JSON.

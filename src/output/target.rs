@@ -298,6 +298,14 @@ impl Printer for PerSource {
         self.printer()?.record(rec)
     }
 
+    fn record_streamed(
+        &mut self,
+        rec: &TaggedRecord,
+        entities: &mut dyn Iterator<Item = Result<crate::decode::Entity>>,
+    ) -> Result<()> {
+        self.printer()?.record_streamed(rec, entities)
+    }
+
     fn error(&mut self, err: &ErrorRecord) -> Result<()> {
         self.printer()?.error(err)
     }
