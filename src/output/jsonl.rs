@@ -209,21 +209,8 @@ fn entities_value(entities: &[JsonEntity]) -> serde_json::Value {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::Shared;
     use super::*;
-
-    /// What a printer wrote, kept readable after it is moved into the printer.
-    #[derive(Clone, Default)]
-    struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
-
-    impl Write for Shared {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.borrow_mut().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
 
     /// A record written as its entities come is byte for byte the record written whole: names
     /// with and without `file`/`file_bytes`, escapes, astral characters, character and byte

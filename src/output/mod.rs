@@ -54,7 +54,7 @@ impl Format {
     /// Whether its printer writes a text record as the entities come
     /// ([`Printer::record_streamed`]), so an enormous line's entities are never all in memory.
     pub fn streams_entities(self) -> bool {
-        self == Format::Jsonl
+        matches!(self, Format::Jsonl | Format::Redact)
     }
 }
 
@@ -249,4 +249,25 @@ pub(crate) fn score_json(s: f32) -> serde_json::Value {
 /// character: an enormous line's index stays small ([`crate::chars::CharIndex`]).
 pub(crate) fn char_to_byte(text: &str) -> crate::chars::CharIndex<'_> {
     crate::chars::CharIndex::new(text)
+}
+
+/// A writer for printer tests: what a printer wrote, readable after the printer took it.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::cell::RefCell;
+    use std::io::Write;
+    use std::rc::Rc;
+
+    #[derive(Clone, Default)]
+    pub struct Shared(pub Rc<RefCell<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
 }

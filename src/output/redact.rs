@@ -101,39 +101,65 @@ pub fn redact_spans(
     with: &Redaction,
     aggregation: Aggregation,
 ) -> (String, Vec<Replaced>) {
-    let bytes = char_to_byte(text);
-    let at = |c: usize| bytes.at(c);
     let mut out = String::with_capacity(text.len());
     let mut spans = Vec::with_capacity(entities.len());
-    let mut out_chars = 0; // characters written to `out`
+    let mut entities = entities.iter().cloned().map(Ok);
+    let mut put = |piece: &str| {
+        out.push_str(piece);
+        Ok(())
+    };
+    redact_each(text, &mut entities, with, aggregation, &mut put, &mut |r| {
+        spans.push(r)
+    })
+    .expect("writing to a String and reading a slice do not fail");
+    (out, spans)
+}
+
+/// The redaction of `text`, piece by piece into `put` as the entities come (sorted by start),
+/// and each replacement into `replaced`: what [`redact_spans`] builds, and what
+/// [`Printer::record_streamed`] writes without building it.
+fn redact_each(
+    text: &str,
+    entities: &mut dyn Iterator<Item = Result<crate::decode::Entity>>,
+    with: &Redaction,
+    aggregation: Aggregation,
+    put: &mut dyn FnMut(&str) -> Result<()>,
+    replaced: &mut dyn FnMut(Replaced),
+) -> Result<()> {
+    let bytes = char_to_byte(text);
+    let at = |c: usize| bytes.at(c);
+    let mut out_chars = 0; // characters written
     let mut done = 0; // characters of `text` already copied or replaced
+    let mut piece = String::new();
     for e in entities {
+        let e = e?;
         let start = e.start.max(done);
         if e.end <= start {
             continue;
         }
-        out.push_str(&text[at(done)..at(start)]);
+        put(&text[at(done)..at(start)])?;
         out_chars += start - done;
-        let before = out.len();
         let kind = if aggregation == Aggregation::None {
             tags::entity_type(&e.label)
         } else {
             &e.label
         };
         let span = &text[at(start)..at(e.end)];
+        piece.clear();
         match with {
             Redaction::Label => {
-                out.push('[');
-                out.push_str(kind);
-                out.push(']');
+                piece.push('[');
+                piece.push_str(kind);
+                piece.push(']');
             }
-            Redaction::Mask => out.extend(std::iter::repeat_n(MASK, span.chars().count())),
+            Redaction::Mask => piece.extend(std::iter::repeat_n(MASK, span.chars().count())),
             Redaction::Remove => {}
-            Redaction::Hash(key) => out.push_str(&pseudonym(key, kind, span)),
+            Redaction::Hash(key) => piece.push_str(&pseudonym(key, kind, span)),
         }
-        let written = out[before..].chars().count();
-        spans.push(Replaced {
-            label: e.label.clone(),
+        put(&piece)?;
+        let written = piece.chars().count();
+        replaced(Replaced {
+            label: e.label,
             start: out_chars,
             end: out_chars + written,
             score: e.score,
@@ -141,8 +167,7 @@ pub fn redact_spans(
         out_chars += written;
         done = e.end;
     }
-    out.push_str(&text[at(done)..]);
-    (out, spans)
+    put(&text[at(done)..])
 }
 
 impl<W: Write> Printer for Redact<W> {
@@ -174,6 +199,39 @@ impl<W: Write> Printer for Redact<W> {
             buf.extend_from_slice(framing.ending.as_bytes());
             Ok(())
         })
+    }
+
+    /// A text line's redaction written as its entities come, straight into the writer: the
+    /// bytes [`Printer::record`] writes.
+    fn record_streamed(
+        &mut self,
+        rec: &TaggedRecord,
+        entities: &mut dyn Iterator<Item = Result<crate::decode::Entity>>,
+    ) -> Result<()> {
+        if !matches!(rec.input, InputKind::Text) {
+            let entities = entities.collect::<Result<Vec<_>>>()?;
+            return self.record(&TaggedRecord {
+                entities: &entities,
+                ..*rec
+            });
+        }
+        let (out, name) = self.sink.direct();
+        let mut put = |piece: &str| {
+            out.write_all(piece.as_bytes())
+                .map_err(|e| crate::Error::io(name, e))
+        };
+        if rec.framing.bom {
+            put("\u{FEFF}")?;
+        }
+        redact_each(
+            rec.text,
+            entities,
+            &self.with,
+            self.aggregation,
+            &mut put,
+            &mut |_| {},
+        )?;
+        put(rec.framing.ending)
     }
 
     /// `# error: [FILE:]LINE: MESSAGE` and a newline, in place of the line (escaped as CoNLL's).
@@ -268,5 +326,57 @@ mod tests {
             pseudonym(b"Jefe", "X", "what do ya want for nothing?"),
             "X_5bdcc1"
         );
+    }
+
+    /// A text line redacted as its entities come is byte for byte the line redacted whole: every
+    /// replacement, BOM and CRLF kept, a last line without an ending, overlapping entities.
+    #[test]
+    fn a_streamed_line_is_the_line_redacted_whole() {
+        use super::super::testing::Shared;
+        use crate::input::Framing;
+        let text = "Zoë met 東京 and Bob🙂 in Berlin.";
+        let ents = [
+            ent("B-PER", 0, 3),
+            ent("LOC", 8, 10),
+            ent("LOC", 9, 12),
+            ent("PER", 15, 18),
+            ent("LOC", 23, 29),
+        ];
+        let withs = [
+            Redaction::Label,
+            Redaction::Mask,
+            Redaction::Remove,
+            Redaction::Hash(b"k".to_vec()),
+        ];
+        for with in &withs {
+            for aggregation in [Aggregation::None, Aggregation::Simple] {
+                for (bom, ending) in [(false, "\n"), (true, "\r\n"), (false, "")] {
+                    let rec = TaggedRecord {
+                        file: None,
+                        file_bytes: None,
+                        line: 1,
+                        text,
+                        entities: &ents,
+                        words: &[],
+                        input: InputKind::Text,
+                        framing: Framing { bom, ending },
+                    };
+                    let (whole, streamed) = (Shared::default(), Shared::default());
+                    let printer = |out: &Shared| {
+                        Redact::new(Sink::new(out.clone(), "x"), with.clone(), aggregation, None)
+                    };
+                    printer(&whole).record(&rec).unwrap();
+                    let mut it = ents.iter().cloned().map(Ok);
+                    let rec = TaggedRecord {
+                        entities: &[],
+                        ..rec
+                    };
+                    printer(&streamed).record_streamed(&rec, &mut it).unwrap();
+                    let what = format!("{with:?} {aggregation:?} {bom} {ending:?}");
+                    assert_eq!(*streamed.0.borrow(), *whole.0.borrow(), "{what}");
+                    assert!(whole.0.borrow().ends_with(ending.as_bytes()), "{what}");
+                }
+            }
+        }
     }
 }

@@ -122,8 +122,20 @@ pub fn record(i: usize, line: &str, entities: &[ner_tag::decode::Entity]) -> Val
 }
 
 /// The `ner-tag` binary with the hub out of reach (offline, an empty cache, no endpoint).
+/// The binary under test, run through `$NER_TAG_TEST_RUNNER` when set (`scripts/test-aarch64.sh`:
+/// `qemu-aarch64 -L /usr/aarch64-linux-gnu`, as cargo's target runner runs the tests themselves).
 pub fn ner_tag() -> std::process::Command {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_ner-tag"));
+    let exe = env!("CARGO_BIN_EXE_ner-tag");
+    let runner = std::env::var("NER_TAG_TEST_RUNNER").unwrap_or_default();
+    let mut runner = runner.split_whitespace();
+    let mut c = match runner.next() {
+        Some(program) => {
+            let mut c = std::process::Command::new(program);
+            c.args(runner).arg(exe);
+            c
+        }
+        None => std::process::Command::new(exe),
+    };
     c.env_remove("HF_ENDPOINT")
         .env("HF_HUB_OFFLINE", "1")
         .env("HF_HOME", std::env::temp_dir().join("ner-tag-test-no-hub"));

@@ -2,7 +2,7 @@
 # Cross-builds ner-tag for aarch64-unknown-linux-gnu on an x86-64 Debian/Ubuntu machine and runs
 # it under qemu-user: slow (two builds, emulated tests), not part of `cargo test`.
 #
-#   bash scripts/aarch64-check.sh [--no-install]
+#   bash scripts/test-aarch64.sh [--no-install]
 #
 # 1. installs (apt, unless --no-install) the aarch64 cross gcc/g++ and qemu-user, and the Rust
 #    aarch64 std (`rustup target add`);
@@ -25,7 +25,7 @@ target=aarch64-unknown-linux-gnu
 tdir=${CARGO_TARGET_DIR:-target}
 profile=${AARCH64_PROFILE:-release}
 pdir=$profile; [[ $profile == dev ]] && pdir=debug
-say() { printf 'aarch64-check: %s\n' "$*" >&2; }
+say() { printf 'test-aarch64: %s\n' "$*" >&2; }
 fail() { say "FAIL: $*"; exit 1; }
 
 if [[ ${1:-} != --no-install ]]; then
@@ -114,4 +114,10 @@ for run in "QEMU_CPU=cortex-a53 neon (smull + sadalp)" "NER_TAG_SIMD=base scalar
         || fail "int8 with $name differs from the sdot kernel's output"
     say "int8 -a first with $name ($var): byte-identical to sdot"
 done
+
+# 4. The fixture-parity and CLI suites, emulated end to end.
+say "cargo test --test fixture_parity --test cli for $target under qemu"
+NER_TAG_TEST_RUNNER=$CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER \
+    cargo test --locked --target "$target" --test fixture_parity --test cli -- --test-threads 2 \
+    || fail "integration tests under qemu"
 say "OK"
