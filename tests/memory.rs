@@ -57,7 +57,10 @@ fn an_enormous_line_costs_about_its_own_size() {
             if format == "redact" {
                 // The line with its entities replaced by their labels.
                 let replaced = text.matches("] ").count();
-                assert!(text.ends_with('\n') && replaced > mb * 10_000, "{what}: {replaced}");
+                assert!(
+                    text.ends_with('\n') && replaced > mb * 10_000,
+                    "{what}: {replaced}"
+                );
             } else {
                 // One whole record: the text as given and entities in order inside it.
                 let rec: serde_json::Value = serde_json::from_str(&text).unwrap();
