@@ -118,8 +118,9 @@ pub struct PrintOptions {
 /// The hooks a run calls on its output, in this order: `begin`, then `record`/`error` per input
 /// record and `end_source` after each input source's last one (with `flush` between chunks),
 /// then `finish`. Every record is formatted whole in memory and written in one call (but an
-/// enormous line's record in JSONL, [`Printer::record_streamed`]), so a killed run leaves whole
-/// records (and at most one torn one at the end).
+/// enormous line's in JSONL and `-f redact`, written as it is read back:
+/// [`Printer::record_streamed`]), so a killed run leaves whole records (and at most one torn one
+/// at the end, which `--resume` cuts).
 pub trait Printer {
     /// Before the first record (the HTML page's head).
     fn begin(&mut self) -> Result<()> {
