@@ -102,11 +102,7 @@ impl<W: Write> Printer for Jsonl<W> {
         entities: &mut dyn Iterator<Item = Result<Entity>>,
     ) -> Result<()> {
         if !matches!(rec.input, InputKind::Text) {
-            let entities = entities.collect::<Result<Vec<_>>>()?;
-            return self.record(&TaggedRecord {
-                entities: &entities,
-                ..*rec
-            });
+            return super::record_whole(self, rec, entities);
         }
         let bytes = char_to_byte(rec.text);
         let at = |c: usize| bytes.at(c);

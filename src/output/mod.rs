@@ -137,11 +137,7 @@ pub trait Printer {
         rec: &TaggedRecord,
         entities: &mut dyn Iterator<Item = Result<Entity>>,
     ) -> Result<()> {
-        let entities = entities.collect::<Result<Vec<_>>>()?;
-        self.record(&TaggedRecord {
-            entities: &entities,
-            ..*rec
-        })
+        record_whole(self, rec, entities)
     }
 
     fn error(&mut self, err: &ErrorRecord) -> Result<()>;
@@ -183,6 +179,20 @@ pub fn printer<W: Write + Send + 'static>(
             opts.redact_json,
         )),
     }
+}
+
+/// [`Printer::record`] of `rec` with its `entities` gathered first: what a printer does with a
+/// streamed record it cannot write as it comes.
+pub(crate) fn record_whole<P: Printer + ?Sized>(
+    printer: &mut P,
+    rec: &TaggedRecord,
+    entities: &mut dyn Iterator<Item = Result<Entity>>,
+) -> Result<()> {
+    let entities = entities.collect::<Result<Vec<_>>>()?;
+    printer.record(&TaggedRecord {
+        entities: &entities,
+        ..*rec
+    })
 }
 
 /// What a printer writes to: a writer, its name for messages, and a buffer a record is built in.

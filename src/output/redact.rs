@@ -209,11 +209,7 @@ impl<W: Write> Printer for Redact<W> {
         entities: &mut dyn Iterator<Item = Result<crate::decode::Entity>>,
     ) -> Result<()> {
         if !matches!(rec.input, InputKind::Text) {
-            let entities = entities.collect::<Result<Vec<_>>>()?;
-            return self.record(&TaggedRecord {
-                entities: &entities,
-                ..*rec
-            });
+            return super::record_whole(self, rec, entities);
         }
         let (out, name) = self.sink.direct();
         let mut put = |piece: &str| {
