@@ -47,7 +47,7 @@ pub struct LongTagged {
     pub entities: EntitySpill,
     /// Word mode with `keep_words`: every word's label.
     pub word_labels: Option<Vec<Option<WordLabel>>>,
-    /// Word mode, when asked for: the character span of every word.
+    /// With `keep_words`: the character span of every word (see [`tag_line`]).
     pub words: Option<Vec<(usize, usize)>>,
     /// Windows and their tokens that went through the model.
     pub windows: usize,
@@ -64,7 +64,8 @@ pub(crate) struct Stages<'t> {
 }
 
 /// Tags `text` as one line. `word_mode`: split into words as [`crate::job::Job::text`] does;
-/// `keep_words`: return every word and its label (CoNLL and spans output). `stop` is asked before
+/// `keep_words`: return every word (and, in word mode, its label) — in word mode the words it
+/// split the line into, otherwise the tokenizer's words ([`TextTokenizer::words`]: CoNLL output). `stop` is asked before
 /// each segment and each batch; once it says so, this ends with [`Error::Interrupted`].
 pub(crate) fn tag_line(
     s: &Stages,
@@ -74,6 +75,9 @@ pub(crate) fn tag_line(
     stop: &(dyn Fn() -> bool + Sync),
 ) -> Result<LongTagged> {
     let mut stream = WindowStream::new(s.tokenizer, text, word_mode, s.limits.segment_bytes);
+    if keep_words && !word_mode {
+        stream = stream.list_words();
+    }
     let index = (!word_mode).then(|| CharIndex::new(text));
     let mut overlaps = OverlapStream::default();
     let mut words = WordStream::new(keep_words);
@@ -135,7 +139,7 @@ pub(crate) fn tag_line(
         done.kept.unzip()
     } else {
         spill.extend(&overlaps.finish())?;
-        (None, None)
+        (stream.take_text_words(), None)
     };
     Ok(LongTagged {
         entities: spill,

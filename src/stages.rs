@@ -30,7 +30,7 @@ pub(crate) struct Chunk {
     /// Per job: whether it is a long line, tagged as a stream in the model stage
     /// ([`Tagger::tag_long`]), and once it is, what that produced.
     long: Vec<(bool, Option<LongTagged>)>,
-    /// The output lists words (CoNLL, spans): long lines in word mode keep theirs.
+    /// The output lists words (CoNLL, spans): long lines keep theirs ([`prepare`]).
     keep_words: bool,
     /// Seconds the model stage took on it.
     model_secs: f64,
@@ -73,7 +73,15 @@ pub(crate) fn prepare(tagger: &Tagger, mut slots: Vec<Slot>, format: Format) -> 
         windows,
         tagged: Vec::new(),
         long,
-        keep_words: matches!(format, Format::Conll | Format::Spans | Format::Spacy),
+        // Word mode lists the words it split the line into; otherwise CoNLL lists the
+        // tokenizer's words, which a long line's stream gives as it goes (spaCy formats split
+        // the line into words in the writer, [`finish_jobs`]).
+        keep_words: match tagger.aggregation {
+            decode::Aggregation::Word => {
+                matches!(format, Format::Conll | Format::Spans | Format::Spacy)
+            }
+            _ => format == Format::Conll,
+        },
         model_secs: 0.0,
     })
 }

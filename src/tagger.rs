@@ -200,7 +200,7 @@ impl Tagger {
 
     /// Tags one text line a group of windows at a time ([`crate::long_line`]): the entities
     /// [`Tagger::tag_jobs`] finds for `Job::text(text, aggregation)`, in bounded memory. With
-    /// `keep_words` (word mode), every word and its label too. `stop` is asked between segments
+    /// `keep_words`, every word too (and its label, in word mode: [`crate::long_line::tag_line`]). `stop` is asked between segments
     /// and batches; once it says so, this ends with [`Error::Interrupted`].
     pub fn tag_long(
         &self,

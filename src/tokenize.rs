@@ -253,21 +253,31 @@ impl TextTokenizer {
             .inner
             .encode_char_offsets(text, false)
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        let enc = post_process(self.post.as_ref(), enc, false)?;
-        let mut out: Vec<(usize, usize)> = Vec::new();
-        let mut last = None;
-        for (w, &(s, e)) in enc.get_word_ids().iter().zip(enc.get_offsets()) {
-            match (w, out.last_mut()) {
-                (Some(w), Some(cur)) if last == Some(*w) => cur.1 = cur.1.max(e),
-                (Some(w), _) => {
-                    out.push((s, e));
-                    last = Some(*w);
-                }
-                (None, _) => {}
-            }
-        }
-        Ok(out)
+        listed_words(self.post.as_ref(), enc)
     }
+}
+
+/// The character spans of an encoding's words (each word's tokens merged), after the
+/// post-processor's offset trimming: [`TextTokenizer::words`] of a line, or of one segment of it
+/// ([`crate::windows::WindowStream::list_words`]).
+pub(crate) fn listed_words(
+    post: Option<&PostProcessorWrapper>,
+    enc: Encoding,
+) -> Result<Vec<(usize, usize)>> {
+    let enc = post_process(post, enc, false)?;
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    let mut last = None;
+    for (w, &(s, e)) in enc.get_word_ids().iter().zip(enc.get_offsets()) {
+        match (w, out.last_mut()) {
+            (Some(w), Some(cur)) if last == Some(*w) => cur.1 = cur.1.max(e),
+            (Some(w), _) => {
+                out.push((s, e));
+                last = Some(*w);
+            }
+            (None, _) => {}
+        }
+    }
+    Ok(out)
 }
 
 /// Cuts a whole encoding into overlapping windows exactly as the fast tokenizers' overflow

@@ -13,7 +13,7 @@ use tokenizers::{Encoding, Tokenizer, TruncationDirection};
 
 use crate::error::{Error, Result};
 use crate::segment::{text_cut, word_cut};
-use crate::tokenize::{finish_window, TextTokenizer, Window};
+use crate::tokenize::{finish_window, listed_words, TextTokenizer, Window};
 
 /// The windows of one line, produced segment by segment.
 pub struct WindowStream<'a> {
@@ -37,6 +37,10 @@ pub struct WindowStream<'a> {
     done: bool,
     /// Word mode: character spans of the words found since [`WindowStream::take_spans`].
     spans: Vec<(usize, usize)>,
+    /// Text mode, when asked ([`WindowStream::list_words`]): the tokenizer's words so far, and
+    /// the last token before them (each segment is post-processed after it: byte-level offset
+    /// trimming spares a line's first token only).
+    text_words: Option<(Vec<(usize, usize)>, Option<Encoding>)>,
 }
 
 impl<'a> WindowStream<'a> {
@@ -60,7 +64,21 @@ impl<'a> WindowStream<'a> {
             pending: None,
             done: false,
             spans: Vec::new(),
+            text_words: None,
         }
+    }
+
+    /// Text mode: also list the tokenizer's words, segment by segment — what
+    /// [`TextTokenizer::words`] gives for the whole line (CoNLL output of a long line), taken with
+    /// [`WindowStream::take_text_words`].
+    pub fn list_words(mut self) -> Self {
+        self.text_words = (!self.words).then(Default::default);
+        self
+    }
+
+    /// The tokenizer's words listed so far ([`WindowStream::list_words`]), or `None`.
+    pub fn take_text_words(&mut self) -> Option<Vec<(usize, usize)>> {
+        self.text_words.take().map(|w| w.0)
     }
 
     /// Every window has been given out.
@@ -83,6 +101,16 @@ impl<'a> WindowStream<'a> {
             true => self.encode_words(at, end)?,
             false => self.encode_text(&text[at..end])?,
         };
+        if let Some((list, before)) = self.text_words.as_mut().filter(|_| !enc.is_empty()) {
+            let mut tokens = before.take().unwrap_or_default();
+            let skip = usize::from(!tokens.is_empty());
+            tokens.merge_with(enc.clone(), false);
+            list.extend(listed_words(self.post, tokens)?.into_iter().skip(skip));
+            let mut last = enc.clone();
+            last.truncate(1, 0, TruncationDirection::Left);
+            drop(last.take_overflowing());
+            *before = Some(last);
+        }
         self.chars_before += text[at..end].chars().count();
         self.at = end;
         let last = end == text.len();

@@ -179,6 +179,10 @@ fn streamed_lines_have_the_entities_of_the_whole_line() {
                             got.words.as_deref(),
                             Some(&ner_tag::split::split_words(&line)[..])
                         );
+                    } else {
+                        // CoNLL output's words: the tokenizer's words of the whole line.
+                        let want_words = tagger.tokenizer.words(&line).unwrap();
+                        assert_eq!(got.words.as_deref(), Some(&want_words[..]), "{what}: words");
                     }
                     let windows = tagger.stream_windows(&line, aggregation == Aggregation::Word);
                     let n = windows
