@@ -143,12 +143,15 @@ impl Writer<'_> {
         }
         let mut long = chunk.long;
         // A long text line's entities stay spilled when the printer writes them as they come.
-        let text_records = chunk.slots.iter().filter_map(|s| match s {
-            Slot::Good(r) => Some(matches!(r, Record::Text { .. })),
-            _ => None,
-        });
-        let streamed: Vec<bool> = text_records
-            .map(|text| text && format.streams_entities())
+        let streamed: Vec<bool> = chunk
+            .slots
+            .iter()
+            .filter_map(|s| match s {
+                Slot::Good(r) => {
+                    Some(matches!(r, Record::Text { .. }) && format.streams_entities())
+                }
+                _ => None,
+            })
             .collect();
         let (results, spills): (Vec<JobResult>, Vec<Option<EntitySpill>>) = chunk
             .jobs
@@ -232,8 +235,7 @@ impl Writer<'_> {
                     .filter(|e| e.as_ref().map_or(true, |e| filter.keeps(e, aggregation)))
                     .inspect(|e| {
                         if let Ok(e) = e {
-                            stats.entities += 1;
-                            *stats.labels.entry(e.label.clone()).or_default() += 1;
+                            stats.count_entity(e);
                         }
                     });
                 self.printer.record_streamed(&record, &mut entities)?;
@@ -242,9 +244,8 @@ impl Writer<'_> {
             }
             self.printer.record(&record)?;
             self.stats.lines += 1;
-            self.stats.entities += t.result.entities.len();
             for e in &t.result.entities {
-                *self.stats.labels.entry(e.label.clone()).or_default() += 1;
+                self.stats.count_entity(e);
             }
         }
         self.printer.flush()?;

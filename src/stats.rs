@@ -48,6 +48,12 @@ impl RunStats {
         })
     }
 
+    /// One entity written: counted, and per label.
+    pub fn count_entity(&mut self, e: &crate::decode::Entity) {
+        self.entities += 1;
+        *self.labels.entry(e.label.clone()).or_default() += 1;
+    }
+
     pub fn records_per_sec(&self) -> f64 {
         self.lines as f64 / self.wall_secs.max(1e-9)
     }

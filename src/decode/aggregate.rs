@@ -292,25 +292,30 @@ fn pipeline_continues(prev: &str, cur: &str) -> bool {
 ///
 /// Bug for bug: the pipeline's loop starts at the first entity, compared with itself, so a
 /// zero-width first entity (a lone `Ġ` of byte-level BPE at offsets 0..0) comes out twice.
-pub(crate) fn resolve_overlaps(mut entities: Vec<Entity>) -> Vec<Entity> {
-    if entities.is_empty() {
-        return entities;
-    }
+fn resolve_overlaps(mut entities: Vec<Entity>) -> Vec<Entity> {
     entities.sort_by_key(|e| e.start); // stable, as Python's sorted
     let mut out = Vec::with_capacity(entities.len());
-    let mut prev = entities[0].clone();
-    for e in entities {
+    let mut prev = None;
+    sweep(&mut prev, entities, &mut out);
+    out.extend(prev);
+    out
+}
+
+/// The loop of `aggregate_overlapping_entities` over entities sorted by start: `prev` is the
+/// sweep's current entity (`None` before the first, which is then compared with itself), and each
+/// entity it moves past goes to `out`. [`super::stream::OverlapStream`] runs it a batch at a time.
+pub(crate) fn sweep(prev: &mut Option<Entity>, sorted: Vec<Entity>, out: &mut Vec<Entity>) {
+    for e in sorted {
+        let prev = prev.get_or_insert_with(|| e.clone());
         if prev.start <= e.start && e.start < prev.end {
             let (len, prev_len) = (e.end - e.start, prev.end - prev.start);
             if len > prev_len || (len == prev_len && e.score > prev.score) {
-                prev = e;
+                *prev = e;
             }
         } else {
-            out.push(std::mem::replace(&mut prev, e));
+            out.push(std::mem::replace(prev, e));
         }
     }
-    out.push(prev);
-    out
 }
 
 #[cfg(test)]

@@ -25,8 +25,6 @@ pub struct EntitySpill {
     mem: Vec<u8>,
     file: Option<File>,
     len: usize,
-    /// Bytes in the file (for `--stats` / tests: whether it spilled).
-    spilled: u64,
 }
 
 impl EntitySpill {
@@ -42,9 +40,9 @@ impl EntitySpill {
         self.len == 0
     }
 
-    /// Bytes written to the temporary file so far (0: everything is in memory).
-    pub fn spilled_bytes(&self) -> u64 {
-        self.spilled
+    /// Whether some entities went to the temporary file.
+    pub fn spilled(&self) -> bool {
+        self.file.is_some()
     }
 
     pub fn push(&mut self, e: &Entity) -> Result<()> {
@@ -78,7 +76,6 @@ impl EntitySpill {
             None => self.file.insert(tempfile::tempfile()?),
         };
         file.write_all(&self.mem)?;
-        self.spilled += self.mem.len() as u64;
         self.mem.clear();
         Ok(())
     }
@@ -103,12 +100,7 @@ impl EntitySpill {
 
     /// Every entity in a `Vec` (for printers that need them all at once).
     pub fn into_vec(self) -> Result<Vec<Entity>> {
-        let n = self.len;
-        let mut out = Vec::with_capacity(n);
-        for e in self.into_entities()? {
-            out.push(e?);
-        }
-        Ok(out)
+        self.into_entities()?.collect()
     }
 }
 
@@ -207,11 +199,7 @@ mod tests {
             let mut spill = EntitySpill::new();
             spill.extend(&want).unwrap();
             assert_eq!(spill.len(), n);
-            assert_eq!(
-                spill.spilled_bytes() > 0,
-                n * RECORD >= MEM_BYTES,
-                "n = {n}"
-            );
+            assert_eq!(spill.spilled(), n * RECORD >= MEM_BYTES, "n = {n}");
             let got = spill.into_vec().unwrap();
             assert_eq!(got.len(), n);
             for (g, w) in got.iter().zip(&want) {

@@ -58,7 +58,7 @@ impl OverlapStream {
             .partition(|e| e.start < floor);
         self.pending = rest;
         ready.sort_by_key(|e| e.start); // stable, as Python's sorted
-        self.sweep(ready);
+        super::aggregate::sweep(&mut self.prev, ready, &mut self.out);
     }
 
     /// The entities final so far, in order; each is given once (by this or [`Self::finish`]).
@@ -74,21 +74,6 @@ impl OverlapStream {
         self.settle(usize::MAX);
         self.out.extend(self.prev.take());
         self.out
-    }
-
-    /// The pipeline's loop, which starts by comparing the first entity with itself.
-    fn sweep(&mut self, sorted: Vec<Entity>) {
-        for e in sorted {
-            let prev = self.prev.get_or_insert_with(|| e.clone());
-            if prev.start <= e.start && e.start < prev.end {
-                let (len, prev_len) = (e.end - e.start, prev.end - prev.start);
-                if len > prev_len || (len == prev_len && e.score > prev.score) {
-                    *prev = e;
-                }
-            } else {
-                self.out.push(std::mem::replace(prev, e));
-            }
-        }
     }
 }
 

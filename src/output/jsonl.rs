@@ -7,6 +7,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::{char_to_byte, ErrorRecord, InputKind, Printer, Sink, TaggedRecord};
+use crate::chars::CharIndex;
 use crate::decode::Entity;
 use crate::error::{Error, Result};
 
@@ -17,6 +18,24 @@ struct JsonEntity<'a> {
     start: usize,
     end: usize,
     score: f32,
+}
+
+impl<'a> JsonEntity<'a> {
+    /// Entity `e` of `text` (`bytes` its character index), its offsets in characters or bytes.
+    fn new(text: &'a str, bytes: &CharIndex, e: &'a Entity, byte_offsets: bool) -> Self {
+        let (first, last) = (bytes.at(e.start), bytes.at(e.end));
+        let (start, end) = match byte_offsets {
+            true => (first, last),
+            false => (e.start, e.end),
+        };
+        JsonEntity {
+            text: &text[first..last],
+            label: &e.label,
+            start,
+            end,
+            score: e.score,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -55,24 +74,10 @@ impl<W: Write> Jsonl<W> {
 impl<W: Write> Printer for Jsonl<W> {
     fn record(&mut self, rec: &TaggedRecord) -> Result<()> {
         let bytes = char_to_byte(rec.text);
-        let at = |c: usize| bytes.at(c);
         let entities = rec
             .entities
             .iter()
-            .map(|e| {
-                let (start, end) = if self.byte_offsets {
-                    (at(e.start), at(e.end))
-                } else {
-                    (e.start, e.end)
-                };
-                JsonEntity {
-                    text: &rec.text[at(e.start)..at(e.end)],
-                    label: &e.label,
-                    start,
-                    end,
-                    score: e.score,
-                }
-            })
+            .map(|e| JsonEntity::new(rec.text, &bytes, e, self.byte_offsets))
             .collect::<Vec<_>>();
         self.sink.emit(|buf| {
             if let InputKind::Json(object) = &rec.input {
@@ -105,7 +110,6 @@ impl<W: Write> Printer for Jsonl<W> {
             return super::record_whole(self, rec, entities);
         }
         let bytes = char_to_byte(rec.text);
-        let at = |c: usize| bytes.at(c);
         let byte_offsets = self.byte_offsets;
         let (out, name) = self.sink.direct();
         let io = |e: std::io::Error| Error::io(name, e);
@@ -127,18 +131,7 @@ impl<W: Write> Printer for Jsonl<W> {
             if i > 0 {
                 out.write_all(b",").map_err(io)?;
             }
-            let (start, end) = match byte_offsets {
-                true => (at(e.start), at(e.end)),
-                false => (e.start, e.end),
-            };
-            let entity = JsonEntity {
-                text: &rec.text[at(e.start)..at(e.end)],
-                label: &e.label,
-                start,
-                end,
-                score: e.score,
-            };
-            json(out, &entity)?;
+            json(out, &JsonEntity::new(rec.text, &bytes, &e, byte_offsets))?;
         }
         out.write_all(b"]}\n").map_err(io)
     }

@@ -79,14 +79,10 @@ fn weight_fingerprint(path: &Path) -> Option<String> {
     let mut f = File::open(path).ok()?;
     let len = f.metadata().ok()?.len();
     let mut bytes = len.to_le_bytes().to_vec();
-    let mut head = Vec::new();
-    (&mut f).take(MIB).read_to_end(&mut head).ok()?;
-    bytes.extend_from_slice(&head);
+    (&mut f).take(MIB).read_to_end(&mut bytes).ok()?;
     if len > 2 * MIB {
         f.seek(SeekFrom::Start(len - MIB)).ok()?;
-        let mut tail = Vec::new();
-        f.take(MIB).read_to_end(&mut tail).ok()?;
-        bytes.extend_from_slice(&tail);
+        f.take(MIB).read_to_end(&mut bytes).ok()?;
     }
     Some(fingerprint(&bytes))
 }
@@ -99,11 +95,8 @@ pub struct RunManifest {
 }
 
 impl RunManifest {
-    /// Locks (creating) the manifest at `path` and reads what is there.
+    /// Locks (creating it and its folder) the manifest at `path` and reads what is there.
     pub fn lock(path: &Path) -> Result<Self> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir.display(), e))?;
-        }
         let mut locked = lock::lock(path)?;
         let mut text = String::new();
         locked
@@ -117,7 +110,7 @@ impl RunManifest {
         })
     }
 
-    /// With `--resume` over `kept` records an earlier run wrote: refuses, in one line, an output
+    /// With `--resume` over the records an earlier run wrote: refuses, in one line, an output
     /// whose manifest is missing or names other settings than `this`.
     pub fn check_resume(&self, this: &Value, output: &str) -> Result<()> {
         let refuse = |why: String| {
@@ -153,8 +146,7 @@ impl RunManifest {
     pub fn write(&mut self, this: &Value) -> Result<()> {
         let io = |e| Error::io(self.path.display(), e);
         let text = serde_json::to_string_pretty(this).expect("JSON values serialize") + "\n";
-        self.file.set_len(0).map_err(io)?;
-        self.file.seek(SeekFrom::Start(0)).map_err(io)?;
+        lock::cut(&mut self.file, 0, &self.path)?;
         self.file.write_all(text.as_bytes()).map_err(io)?;
         self.file.sync_all().map_err(io)
     }

@@ -165,15 +165,16 @@ impl LockedTarget {
 
     /// Cuts what is not kept (everything, unless resuming) and makes the printer.
     pub fn open(self, opts: PrintOptions) -> Result<Opened> {
+        let name = self.name();
         match self.inner {
             Inner::Stdout => Ok(Opened {
                 printer: printer(
                     BufWriter::with_capacity(BUFFER, std::io::stdout()),
-                    "stdout",
+                    &name,
                     opts,
                 ),
                 skip: Skip::First(0),
-                name: "stdout".into(),
+                name,
             }),
             Inner::File {
                 path,
@@ -181,7 +182,6 @@ impl LockedTarget {
                 done,
             } => {
                 lock::cut(&mut file, done.bytes, &path)?;
-                let name = path.display().to_string();
                 Ok(Opened {
                     printer: printer(BufWriter::with_capacity(BUFFER, file), &name, opts),
                     skip: Skip::First(done.records),
@@ -193,7 +193,7 @@ impl LockedTarget {
                 Ok(Opened {
                     skip: Skip::PerSource(p.done.iter().map(|d| d.records).collect()),
                     printer: Box::new(p),
-                    name: "--output-dir".into(),
+                    name,
                 })
             }
         }

@@ -322,7 +322,7 @@ dispatch! {
     /// Hugging Face "gelu": `x · Φ(x)` with the exact error function.
     pub fn gelu_erf(x: &mut [f32]) {
         for v in x.iter_mut() {
-            *v = 0.5 * *v * (1.0 + math::erf(*v * std::f32::consts::FRAC_1_SQRT_2));
+            *v = math::gelu_erf(*v);
         }
     }
 }
