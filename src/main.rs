@@ -9,6 +9,8 @@ use std::process::ExitCode;
 static GLOBAL: cli::alloc::Split = cli::alloc::Split;
 
 fn main() -> ExitCode {
+    // AMX tile state is granted only while this thread is the process's only one.
+    ner_tag::model::kernels::amx::request();
     let args = cli::parse();
     match cli::run(args) {
         Ok(cli::Outcome::Done) => ExitCode::SUCCESS,

@@ -1,7 +1,8 @@
 //! Model stage, CPU kernels: bf16 matrix product for `--dtype bf16` on the CPU — weights rounded
 //! to bf16 once at load, activations at every call, products summed in f32 by the kernel
-//! [`super::bf16_kernel`] chose: AVX512-BF16 `vdpbf16ps` ([`super::bf16_avx512`]) or the scalar
-//! reference loop here that it is tested against bit for bit.
+//! [`super::bf16_kernel`] chose: AMX-BF16 tiles (`tdpbf16ps`, [`super::amx_gemm`]), AVX512-BF16
+//! `vdpbf16ps` ([`super::bf16_avx512`]) or the scalar reference loop here that the latter is
+//! tested against bit for bit.
 //!
 //! `vdpbf16ps` takes pairs of bf16 (two consecutive `k`) and adds, to each f32 accumulator, first
 //! the product of the odd pair members, then that of the even ones, each addition rounded to
@@ -46,7 +47,8 @@ super::dispatch! {
 pub struct BMatrix {
     n: usize,
     k: usize,
-    /// `k` rounded up to a multiple of 2 (one `vdpbf16ps` lane takes a pair).
+    /// `k` rounded up to a multiple of 2 (one `vdpbf16ps` lane takes a pair), or of 32 for AMX
+    /// (one tile row of 64 bytes).
     kp: usize,
     /// Panels of NR columns: for each pair of `k`, NR × 2 values (column-major within a pair),
     /// zero past `n` and `k`.
@@ -54,10 +56,16 @@ pub struct BMatrix {
 }
 
 impl BMatrix {
-    /// Rounds a row-major `(n, k)` f32 matrix to bf16.
+    /// Rounds a row-major `(n, k)` f32 matrix to bf16, laid out for this process's kernel.
     pub fn pack(w: &[f32], n: usize, k: usize) -> Self {
+        Self::pack_aligned(w, n, k, super::bf16_kernel().depth_align())
+    }
+
+    /// [`Self::pack`] with the depth padded to a multiple of `align` (2 or 32).
+    pub(super) fn pack_aligned(w: &[f32], n: usize, k: usize, align: usize) -> Self {
         assert_eq!(w.len(), n * k);
-        let kp = k.div_ceil(2) * 2;
+        assert!(align.is_multiple_of(2));
+        let kp = k.div_ceil(align) * align;
         let mut packed = vec![0u16; n.div_ceil(NR) * NR * kp];
         for c in 0..n {
             let (panel, col) = (c / NR, c % NR);
@@ -113,6 +121,10 @@ pub(super) fn matmul_on(
         "{} kernel on a CPU without it",
         kernel.name()
     );
+    #[cfg(target_arch = "x86_64")]
+    if kernel == Bf16Kernel::Amx {
+        return amx_matmul(&mut super::amx::Hardware, x, m, w, bias, out);
+    }
     ROWS.with_borrow_mut(|a| {
         a.clear();
         a.resize(m * kp, 0);
@@ -148,6 +160,65 @@ pub(super) fn matmul_on(
                 }
                 r0 += rows;
             }
+        }
+    })
+}
+
+/// [`matmul`] on AMX tiles (the CPU's, or the tests' emulated ones): blocks of 32 × 32 from
+/// [`super::amx_gemm::panel`], then the bias.
+pub(super) fn amx_matmul<T: super::amx::Tiles>(
+    tiles: &mut T,
+    x: &[f32],
+    m: usize,
+    w: &BMatrix,
+    bias: &[f32],
+    out: &mut [f32],
+) {
+    use super::amx_gemm::{panel, Acc, BLOCK, DEPTH_BYTES};
+    let (n, k, kp) = (w.n, w.k, w.kp);
+    assert!(x.len() >= m * k && out.len() >= m * n && bias.len() == n);
+    assert!(
+        (2 * kp).is_multiple_of(DEPTH_BYTES),
+        "weights not laid out for AMX"
+    );
+    ROWS.with_borrow_mut(|a| {
+        a.clear();
+        // Whole blocks of rows for the tile loads; what the padding rows hold is never written.
+        a.resize(m.div_ceil(BLOCK) * BLOCK * kp, 0);
+        for r in 0..m {
+            to_bf16_row(&x[r * k..(r + 1) * k], &mut a[r * kp..r * kp + k]);
+        }
+        // SAFETY: the configuration is loaded before the products and released after; `panel`'s
+        // other conditions are the asserts above, the rows' padding, and the packed panels of
+        // NR × kp values (u16 read as their bytes).
+        unsafe {
+            let bytes = std::slice::from_raw_parts(a.as_ptr().cast::<u8>(), 2 * a.len());
+            tiles.configure(&super::amx::Config::full());
+            for p in 0..n.div_ceil(NR) {
+                let c0 = p * NR;
+                let packed = &w.packed[c0 * kp..(c0 + NR) * kp];
+                let wp = std::slice::from_raw_parts(packed.as_ptr().cast::<u8>(), 2 * packed.len());
+                let each = |r0: usize, rows: usize, cc: usize, cols: usize, acc: &Acc<f32>| {
+                    let c = c0 + cc;
+                    for r in 0..rows {
+                        let d = &mut out[(r0 + r) * n + c..][..cols];
+                        for (j, o) in d.iter_mut().enumerate() {
+                            *o = acc.0[r * BLOCK + j] + bias[c + j];
+                        }
+                    }
+                };
+                panel(
+                    tiles,
+                    super::amx::Op::Bf16,
+                    bytes,
+                    2 * kp,
+                    m,
+                    wp,
+                    NR.min(n - c0),
+                    each,
+                );
+            }
+            tiles.release();
         }
     })
 }

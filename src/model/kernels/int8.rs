@@ -1,8 +1,8 @@
 //! Model stage, CPU kernels: int8 matrix product for `--quantize int8` — weights quantized per
 //! output channel once at load, activations per row at every call (dynamic quantization), i32
-//! accumulation in the kernel [`super::int8_kernel`] chose: AVX-512 VNNI, AVX-VNNI, AVX2, NEON
-//! (aarch64, with or without `sdot`), or the scalar reference loop here that the others are
-//! tested against bit for bit.
+//! accumulation in the kernel [`super::int8_kernel`] chose: AMX tiles, AVX-512 VNNI, AVX-VNNI,
+//! AVX2, NEON (aarch64, with or without `sdot`), or the scalar reference loop here that the
+//! others are tested against bit for bit.
 //!
 //! `vpdpbusd` multiplies unsigned by signed bytes, so activations `q ∈ [-127, 127]` are stored
 //! shifted as `q + 128 ∈ [1, 255]` and the shift is taken back out exactly with the weights'
@@ -31,7 +31,8 @@ pub const W_MAX: f32 = 32.0;
 pub struct QMatrix {
     n: usize,
     k: usize,
-    /// `k` rounded up to a multiple of 4 (one `vpdpbusd` lane takes 4 bytes).
+    /// `k` rounded up to a multiple of 4 (one `vpdpbusd` lane takes 4 bytes), or of 64 for AMX
+    /// (one tile row); the padding is zero weights.
     kp: usize,
     /// Panels of NR columns: for each group of 4 `k`, NR × 4 bytes (column-major within a group).
     packed: Vec<i8>,
@@ -41,10 +42,18 @@ pub struct QMatrix {
 }
 
 impl QMatrix {
-    /// Quantizes a row-major `(n, k)` f32 matrix, symmetric per output row (channel).
+    /// Quantizes a row-major `(n, k)` f32 matrix, symmetric per output row (channel), laid out
+    /// for this process's kernel.
     pub fn quantize(w: &[f32], n: usize, k: usize) -> Self {
+        Self::quantize_aligned(w, n, k, super::int8_kernel().depth_align())
+    }
+
+    /// [`Self::quantize`] with the depth padded to a multiple of `align` (4 or 64), for any
+    /// kernel whose [`Int8Kernel::depth_align`] divides it.
+    pub(super) fn quantize_aligned(w: &[f32], n: usize, k: usize, align: usize) -> Self {
         assert_eq!(w.len(), n * k);
-        let kp = k.div_ceil(4) * 4;
+        assert!(align.is_multiple_of(4));
+        let kp = k.div_ceil(align) * align;
         let panels = n.div_ceil(NR);
         let mut packed = vec![0i8; panels * NR * kp];
         let mut scale = vec![0f32; n];
@@ -179,6 +188,10 @@ pub(super) fn matmul_on(
         "{} kernel on a CPU without it",
         kernel.name()
     );
+    #[cfg(target_arch = "x86_64")]
+    if kernel == Int8Kernel::Amx {
+        return amx_matmul(&mut super::amx::Hardware, x, m, w, bias, out, post);
+    }
     ROWS.with_borrow_mut(|q| {
         quantize_rows(x, m, k, kp, q);
         if matches!(kernel, Int8Kernel::Neon | Int8Kernel::NeonDot) {
@@ -219,7 +232,10 @@ pub(super) fn matmul_on(
                         unsafe { super::int8_avx2::panel(a, rows, kp, wp, &ep, dst, n) };
                         true
                     }
-                    Int8Kernel::Scalar | Int8Kernel::Neon | Int8Kernel::NeonDot => false,
+                    Int8Kernel::Scalar
+                    | Int8Kernel::Amx
+                    | Int8Kernel::Neon
+                    | Int8Kernel::NeonDot => false,
                 };
                 #[cfg(target_arch = "aarch64")]
                 let simd = match kernel {
@@ -236,7 +252,8 @@ pub(super) fn matmul_on(
                     Int8Kernel::Scalar
                     | Int8Kernel::Avx2
                     | Int8Kernel::AvxVnni
-                    | Int8Kernel::Avx512Vnni => false,
+                    | Int8Kernel::Avx512Vnni
+                    | Int8Kernel::Amx => false,
                 };
                 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
                 let simd = false;
@@ -259,6 +276,70 @@ pub(super) fn matmul_on(
                 }
                 r0 += rows;
             }
+        }
+    })
+}
+
+/// [`matmul`] on AMX tiles (the CPU's, or the tests' emulated ones): blocks of 32 × 32 from
+/// [`super::amx_gemm::panel`], the same epilogue as the other kernels (so the same bits).
+pub(super) fn amx_matmul<T: super::amx::Tiles>(
+    tiles: &mut T,
+    x: &[f32],
+    m: usize,
+    w: &QMatrix,
+    bias: &[f32],
+    out: &mut [f32],
+    post: Post,
+) {
+    use super::amx_gemm::{panel, Acc, BLOCK, DEPTH_BYTES};
+    let (n, k, kp) = (w.n, w.k, w.kp);
+    assert!(x.len() >= m * k && out.len() >= m * n && bias.len() == n);
+    assert!(
+        kp.is_multiple_of(DEPTH_BYTES),
+        "weights not laid out for AMX"
+    );
+    ROWS.with_borrow_mut(|q| {
+        quantize_rows(x, m, k, kp, q);
+        // Whole blocks of rows for the tile loads; what the padding rows hold is never written.
+        q.bytes.resize(m.div_ceil(BLOCK) * BLOCK * kp, 128);
+        // SAFETY: the configuration is loaded before the products and released after; `panel`'s
+        // other conditions are the asserts above, `q.bytes`' padding, and the packed panels of
+        // NR × kp bytes (i8 read as the bytes they are).
+        unsafe {
+            tiles.configure(&super::amx::Config::full());
+            for p in 0..n.div_ceil(NR) {
+                let c0 = p * NR;
+                let packed = &w.packed[c0 * kp..(c0 + NR) * kp];
+                let wp = std::slice::from_raw_parts(packed.as_ptr().cast::<u8>(), packed.len());
+                let each = |r0: usize, rows: usize, cc: usize, cols: usize, acc: &Acc<i32>| {
+                    let c = c0 + cc;
+                    for r in 0..rows {
+                        let d = &mut out[(r0 + r) * n + c..][..cols];
+                        super::dequantize_row(
+                            &acc.0[r * BLOCK..],
+                            &w.shift[c..],
+                            &w.scale[c..],
+                            &bias[c..],
+                            q.scale[r0 + r],
+                            d,
+                        );
+                        if post == Post::GeluErf {
+                            super::gelu_erf(d);
+                        }
+                    }
+                };
+                panel(
+                    tiles,
+                    super::amx::Op::Int8,
+                    &q.bytes,
+                    kp,
+                    m,
+                    wp,
+                    NR.min(n - c0),
+                    each,
+                );
+            }
+            tiles.release();
         }
     })
 }

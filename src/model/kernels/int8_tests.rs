@@ -9,7 +9,8 @@ fn lcg(seed: &mut u64) -> f32 {
     ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
 }
 
-/// The kernels of this architecture (the scalar one first).
+/// The kernels of this architecture (the scalar one first); AMX, whose weights are laid out
+/// with a deeper padding, has its own tests (`amx_tests`).
 #[cfg(target_arch = "x86_64")]
 const KERNELS: &[Int8Kernel] = &[
     Int8Kernel::Scalar,
