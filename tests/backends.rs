@@ -169,8 +169,9 @@ fn a_lowered_instruction_set_gives_the_same_output() {
                 .0
                 .is_empty()));
         // base: portable f32 loops and the scalar int8 path; avx2 / avxvnni: the 256-bit int8
-        // kernels (each where this CPU has it; otherwise dispatch falls back below it).
-        for simd in ["base", "avx2", "avxvnni"] {
+        // kernels; avx512: 512-bit VNNI where the default is AMX tiles (each where this CPU has
+        // it; otherwise dispatch falls back below it).
+        for simd in ["base", "avx2", "avxvnni", "avx512"] {
             let lowered = run(simd);
             if let Some((i, (a, b))) = lowered
                 .lines()
@@ -185,6 +186,41 @@ fn a_lowered_instruction_set_gives_the_same_output() {
             }
             assert_eq!(lowered, native, "NER_TAG_SIMD={simd} --quantize {quantize}");
         }
+    }
+}
+
+/// `--stats` names the CPU kernels; where the CPU has AMX it says that AMX runs or why not
+/// (`NER_TAG_SIMD=avx512` turns it off), elsewhere it does not mention AMX.
+#[test]
+fn stats_say_whether_amx_runs() {
+    use ner_tag::model::kernels::amx;
+    let model = common::fixture_model("tiny-bert");
+    let kernels = |simd: &str| {
+        let out = common::ner_tag()
+            .args([
+                "-m",
+                model.to_str().unwrap(),
+                "--quantize",
+                "int8",
+                "--stats",
+            ])
+            .env("NER_TAG_SIMD", simd)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let err = String::from_utf8(out.stderr).unwrap();
+        let line = err.lines().find(|l| l.contains("CPU kernels:"));
+        line.unwrap_or_else(|| panic!("no kernels line in:\n{err}"))
+            .to_string()
+    };
+    let native = kernels("native");
+    let has = amx::cpu_has(amx::Op::Int8) || amx::cpu_has(amx::Op::Bf16);
+    assert_eq!(native.contains("amx"), has, "{native}");
+    if has {
+        let capped = kernels("avx512");
+        assert!(capped.contains("amx off: NER_TAG_SIMD"), "{capped}");
+        eprintln!("AMX here: {native}");
     }
 }
 

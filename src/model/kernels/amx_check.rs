@@ -35,37 +35,69 @@ fn unavailable(op: Op) -> Option<String> {
     (!amx::request()).then(|| amx::refusal().unwrap_or("refused").to_string())
 }
 
-/// Whether AMX-INT8 runs here and computes the scalar loop's bits (checked once).
-pub fn int8() -> &'static Result<(), String> {
+/// Whether AMX-INT8 runs here, computes the scalar loop's bits, and is faster than `vectors`
+/// (the kernel it would replace) on a product of the model's shape (checked once; every kernel
+/// gives the same bits, so the race cannot change an output).
+pub fn int8(vectors: Int8Kernel) -> &'static Result<(), String> {
     static RESULT: OnceLock<Result<(), String>> = OnceLock::new();
     RESULT.get_or_init(|| {
-        if let Some(why) = unavailable(Op::Int8) {
-            return Err(why);
-        }
-        let mut seed = 11u64;
-        for &(m, k, n) in SHAPES {
-            let w = fill(n * k, &mut seed, 1.0);
-            let x = fill(m * k, &mut seed, 4.0);
-            let bias = fill(n, &mut seed, 1.0);
-            let qm = QMatrix::quantize_aligned(&w, n, k, Int8Kernel::Amx.depth_align());
-            for post in [Post::None, Post::GeluErf] {
-                let mut want = vec![f32::NAN; m * n];
-                let mut got = vec![f32::NAN; m * n];
-                super::int8::matmul_on(Int8Kernel::Scalar, &x, m, &qm, &bias, &mut want, post);
-                super::int8::matmul_on(Int8Kernel::Amx, &x, m, &qm, &bias, &mut got, post);
-                if want
-                    .iter()
-                    .zip(&got)
-                    .any(|(a, b)| a.to_bits() != b.to_bits())
-                {
-                    return Err(format!(
-                        "its {m}×{k}×{n} int8 self-check differed from the scalar loop"
-                    ));
-                }
-            }
+        int8_exact()?;
+        let (m, k, n) = (256, 384, 384);
+        let mut seed = 17u64;
+        let w = fill(n * k, &mut seed, 1.0);
+        let x = fill(m * k, &mut seed, 4.0);
+        let bias = vec![0f32; n];
+        let qm = QMatrix::quantize_aligned(&w, n, k, Int8Kernel::Amx.depth_align());
+        let mut out = vec![0f32; m * n];
+        let mut best = |kernel: Int8Kernel| {
+            (0..5)
+                .map(|_| {
+                    let t = std::time::Instant::now();
+                    super::int8::matmul_on(kernel, &x, m, &qm, &bias, &mut out, Post::None);
+                    t.elapsed()
+                })
+                .min()
+                .unwrap()
+        };
+        let (tiles, vector) = (best(Int8Kernel::Amx), best(vectors));
+        if tiles >= vector {
+            return Err(format!(
+                "a {m}×{k}×{n} product took {tiles:?} on its tiles, {vector:?} on {}",
+                vectors.name()
+            ));
         }
         Ok(())
     })
+}
+
+/// Whether AMX-INT8 runs here and computes the scalar loop's bits.
+fn int8_exact() -> Result<(), String> {
+    if let Some(why) = unavailable(Op::Int8) {
+        return Err(why);
+    }
+    let mut seed = 11u64;
+    for &(m, k, n) in SHAPES {
+        let w = fill(n * k, &mut seed, 1.0);
+        let x = fill(m * k, &mut seed, 4.0);
+        let bias = fill(n, &mut seed, 1.0);
+        let qm = QMatrix::quantize_aligned(&w, n, k, Int8Kernel::Amx.depth_align());
+        for post in [Post::None, Post::GeluErf] {
+            let mut want = vec![f32::NAN; m * n];
+            let mut got = vec![f32::NAN; m * n];
+            super::int8::matmul_on(Int8Kernel::Scalar, &x, m, &qm, &bias, &mut want, post);
+            super::int8::matmul_on(Int8Kernel::Amx, &x, m, &qm, &bias, &mut got, post);
+            if want
+                .iter()
+                .zip(&got)
+                .any(|(a, b)| a.to_bits() != b.to_bits())
+            {
+                return Err(format!(
+                    "its {m}×{k}×{n} int8 self-check differed from the scalar loop"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether AMX-BF16 runs here and stays within bf16 rounding of the scalar loop (checked once).
@@ -103,7 +135,8 @@ pub fn bf16() -> &'static Result<(), String> {
 }
 
 /// Why AMX is not used although the CPU has it (`None` where it is used or absent), for
-/// `--stats`; `allowed` is whether `NER_TAG_SIMD` lets it run.
+/// `--stats`; `allowed` is whether `NER_TAG_SIMD` lets it run. The int8 check's outcome is
+/// the one [`super::int8_kernel`] got (it runs first).
 pub fn why_off(allowed: bool) -> Option<String> {
     let ops: Vec<(Op, &str)> = [(Op::Int8, "int8"), (Op::Bf16, "bf16")]
         .into_iter()
@@ -119,7 +152,10 @@ pub fn why_off(allowed: bool) -> Option<String> {
         .iter()
         .filter_map(|&(op, name)| {
             let result = match op {
-                Op::Int8 => int8(),
+                Op::Int8 => {
+                    super::int8_kernel();
+                    int8(Int8Kernel::Scalar)
+                }
                 Op::Bf16 => bf16(),
             };
             result.as_ref().err().map(|why| format!("{name}: {why}"))

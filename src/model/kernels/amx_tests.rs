@@ -212,7 +212,9 @@ fn bf16_on_tiles_sums_in_tdpbf16ps_order_and_stays_close_to_the_scalar_loop() {
 #[test]
 fn without_amx_the_self_checks_refuse_and_say_why() {
     if !super::amx::cpu_has(Op::Int8) {
-        let why = super::amx_check::int8().as_ref().unwrap_err();
+        let why = super::amx_check::int8(Int8Kernel::Scalar)
+            .as_ref()
+            .unwrap_err();
         assert!(why.contains("lacks"), "{why}");
         assert_ne!(super::int8_kernel(), Int8Kernel::Amx);
     }

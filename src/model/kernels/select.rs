@@ -151,7 +151,8 @@ fn amx_allowed() -> bool {
 /// The int8 kernel of this process, decided once: the widest the CPU has, below the
 /// `NER_TAG_SIMD` cap (`avx512` keeps VNNI where AMX exists, `avx2` keeps `vpmaddubsw` even
 /// where AVX-VNNI exists, `neon` keeps `smull` where dotprod exists, `base` the scalar loop).
-/// AMX is taken only once it computed the scalar loop's bits on this CPU ([`amx_check`]).
+/// AMX is taken only once it computed the scalar loop's bits on this CPU, and a model-sized
+/// product faster than the vector kernel it would replace ([`super::amx_check`]).
 pub fn int8_kernel() -> Int8Kernel {
     static KERNEL: OnceLock<Int8Kernel> = OnceLock::new();
     *KERNEL.get_or_init(choose_int8)
@@ -160,12 +161,15 @@ pub fn int8_kernel() -> Int8Kernel {
 #[cfg(not(target_arch = "aarch64"))]
 fn choose_int8() -> Int8Kernel {
     let vnni256 = requested() != Some("avx2") && Int8Kernel::AvxVnni.runs_here();
-    match level() {
-        Level::Base => Int8Kernel::Scalar,
-        _ if amx_allowed() && super::amx_check::int8().is_ok() => Int8Kernel::Amx,
+    let vectors = match level() {
+        Level::Base => return Int8Kernel::Scalar,
         Level::Avx512 if Int8Kernel::Avx512Vnni.runs_here() => Int8Kernel::Avx512Vnni,
         _ if vnni256 => Int8Kernel::AvxVnni,
         _ => Int8Kernel::Avx2,
+    };
+    match amx_allowed() && super::amx_check::int8(vectors).is_ok() {
+        true => Int8Kernel::Amx,
+        false => vectors,
     }
 }
 
