@@ -148,6 +148,7 @@ impl Config {
 /// # Safety
 /// Every method but `configure` needs a configuration loaded on this thread; `load` and `store`
 /// touch `ROWS` rows of `COLSB` bytes at `p + row · stride`, which must be valid.
+#[allow(clippy::missing_safety_doc)] // one contract for all, above
 pub trait Tiles {
     unsafe fn configure(&mut self, cfg: &Config);
     unsafe fn zero<const T: usize>(&mut self);

@@ -34,6 +34,7 @@ pub struct Acc<E>(pub [E; BLOCK * BLOCK]);
 /// A tile configuration ([`super::amx::Config::full`]) is loaded on this thread; `a` holds
 /// `m.div_ceil(32) · 32` rows of `lda` bytes, `lda` a multiple of 64; `wp` holds `lda / 4`
 /// panel rows of 256 bytes; `E` is 4 bytes.
+#[allow(clippy::too_many_arguments)]
 pub unsafe fn panel<T: Tiles, E: Copy + Default>(
     t: &mut T,
     op: Op,

@@ -164,6 +164,7 @@ pub(super) fn matmul_on(
     })
 }
 
+#[cfg(target_arch = "x86_64")]
 /// [`matmul`] on AMX tiles (the CPU's, or the tests' emulated ones): blocks of 32 × 32 from
 /// [`super::amx_gemm::panel`], then the bias.
 pub(super) fn amx_matmul<T: super::amx::Tiles>(

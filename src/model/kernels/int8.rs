@@ -280,6 +280,7 @@ pub(super) fn matmul_on(
     })
 }
 
+#[cfg(target_arch = "x86_64")]
 /// [`matmul`] on AMX tiles (the CPU's, or the tests' emulated ones): blocks of 32 × 32 from
 /// [`super::amx_gemm::panel`], the same epilogue as the other kernels (so the same bits).
 pub(super) fn amx_matmul<T: super::amx::Tiles>(

@@ -12,10 +12,11 @@
 
 pub mod amx;
 mod amx_check;
-#[cfg(test)]
+#[cfg(all(test, target_arch = "x86_64"))]
 mod amx_emu;
+#[cfg(target_arch = "x86_64")]
 mod amx_gemm;
-#[cfg(test)]
+#[cfg(all(test, target_arch = "x86_64"))]
 mod amx_tests;
 pub mod bf16;
 #[cfg(target_arch = "x86_64")]

@@ -18,7 +18,7 @@ pub enum Level {
 /// `avxvnni` (AVX2 + AVX-VNNI, no AVX-512: Alder Lake and later) and `avx512` (AVX-512 without
 /// AMX: Ice Lake, Zen 4/5) lower what runs; on aarch64
 /// `base` takes the scalar int8 loop and `neon` plain NEON where the CPU has dotprod.
-fn requested() -> Option<&'static str> {
+pub(super) fn requested() -> Option<&'static str> {
     static REQ: OnceLock<Option<String>> = OnceLock::new();
     REQ.get_or_init(|| std::env::var("NER_TAG_SIMD").ok())
         .as_deref()
@@ -136,7 +136,7 @@ impl Int8Kernel {
     /// What the weights' depth must be padded to for it (zero weights).
     pub fn depth_align(self) -> usize {
         match self {
-            Self::Amx => super::amx_gemm::DEPTH_BYTES,
+            Self::Amx => amx::COLSB,
             _ => 4,
         }
     }
@@ -227,7 +227,7 @@ impl Bf16Kernel {
     /// What the weights' depth must be padded to for it (zero weights), in bf16 values.
     pub fn depth_align(self) -> usize {
         match self {
-            Self::Amx => super::amx_gemm::DEPTH_BYTES / 2,
+            Self::Amx => amx::COLSB / 2,
             _ => 2,
         }
     }
