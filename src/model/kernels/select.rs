@@ -16,8 +16,8 @@ pub enum Level {
 
 /// `NER_TAG_SIMD`, read once: `base`, `avx2` (an AVX2-only CPU: Zen 2/3, Haswell–Skylake),
 /// `avxvnni` (AVX2 + AVX-VNNI, no AVX-512: Alder Lake and later) and `avx512` (AVX-512 without
-/// AMX: Ice Lake, Zen 4/5) lower what runs; on aarch64
-/// `base` takes the scalar int8 loop and `neon` plain NEON where the CPU has dotprod.
+/// AMX: Ice Lake, Zen 4/5) lower what runs, `amx` takes AMX-INT8 wherever it is exact even
+/// if the start-up race found it slower; on aarch64 `base` takes the scalar int8 loop and `neon` plain NEON where the CPU has dotprod.
 pub(super) fn requested() -> Option<&'static str> {
     static REQ: OnceLock<Option<String>> = OnceLock::new();
     REQ.get_or_init(|| std::env::var("NER_TAG_SIMD").ok())
