@@ -69,6 +69,8 @@ def dispatched(binary):
 
 
 BF16 = subprocess.run([args.binary, "--dtype", "bf16"], input=b"x\n", capture_output=True).returncode == 0
+# Where ner-tag runs AMX, the precisions table also has the VNNI / AVX512-BF16 rows (NER_TAG_SIMD=avx512).
+AMX = "amx (" in dispatched(args.binary)
 MACHINE = f"CPU: {cpu_line()}\nner-tag kernels: {dispatched(args.binary)}" + \
     ("" if BF16 else " (no bf16 row: --dtype bf16 is refused on this CPU)")
 log(MACHINE)
@@ -184,8 +186,9 @@ def run_child(cmd):
     return dt, (int(last) / 1024 if last.isdigit() else None)
 
 
-def ner_tag(model, path, extra=(), binary=None):
-    return run_child([binary or args.binary, "-m", model, "-a", "simple", "-j", str(THREADS), *extra, path])
+def ner_tag(model, path, extra=(), binary=None, simd=None):
+    pre = ["env", f"NER_TAG_SIMD={simd}"] if simd else []
+    return run_child([*pre, binary or args.binary, "-m", model, "-a", "simple", "-j", str(THREADS), *extra, path])
 
 
 _pipes = {}
@@ -321,25 +324,34 @@ if args.avx2_binary:
           f"f32 {f32_ls:.1f} lines/s, int8 {int8_ls:.1f} lines/s = **{int8_ls / f32_ls:.2f}x** f32; "
           f"int8 F1 {f1a:.4f} ({100 * (f1a - f1):+.2f} points vs f32)")
 prec, f1s, ident = {}, {"f32": f1, "int8": f1q}, {}
-kinds = [("f32", []), ("bf16", ["--dtype", "bf16"]), ("int8", ["--quantize", "int8"])]
-kinds = [(k, e) for k, e in kinds if k != "bf16" or BF16]
+kinds = [("f32", [], None), ("bf16", ["--dtype", "bf16"], None), ("int8", ["--quantize", "int8"], None)]
+if AMX:
+    kinds += [("bf16 without AMX", ["--dtype", "bf16"], "avx512"), ("int8 without AMX", ["--quantize", "int8"], "avx512")]
+kinds = [(k, e, s) for k, e, s in kinds if "bf16" not in k or BF16]
+SIMD = {k: s for k, _, s in kinds}
 if not args.families_only:
-    t = {k: [] for k, _ in kinds}
+    t = {k: [] for k, _, _ in kinds}
     for r in range(args.runs):
-        for k, extra in kinds:
-            t[k].append(ner_tag(small, paths["valid"], extra)[0])
+        for k, extra, simd in kinds:
+            t[k].append(ner_tag(small, paths["valid"], extra, simd=simd)[0])
         log(f"precisions run {r + 1}: " + ", ".join(f"{k} {len(valid) / t[k][-1]:.1f}" for k in t) + " lines/s")
     prec = {k: len(valid) / statistics.median(v) for k, v in t.items()}
 
-    def spans(extra):
+    def spans(extra, simd=None):
+        env = dict(os.environ, NER_TAG_SIMD=simd) if simd else None
         out = subprocess.run([args.binary, "-m", small, "-a", "simple", "-j", str(THREADS), *extra, paths["valid"]],
-                             capture_output=True, text=True, check=True)
+                             capture_output=True, text=True, check=True, env=env)
         return [[(e["label"], e["start"], e["end"]) for e in json.loads(l)["entities"]] for l in out.stdout.splitlines()]
     base = spans([])
-    for k, extra in kinds[1:]:
-        ident[k] = sum(a == b for a, b in zip(spans(extra), base)) / len(base)
+    for k, extra, simd in kinds[1:]:
+        ident[k] = sum(a == b for a, b in zip(spans(extra, simd), base)) / len(base)
     if BF16:
         f1s["bf16"] = f1_of(small, ["--dtype", "bf16"])
+    if AMX:
+        # int8 gives the same integers on every kernel: the same F1 (and spans) by construction.
+        f1s["int8 without AMX"] = f1s["int8"]
+        if BF16:
+            f1s["bf16 without AMX"] = f1_of(small, ["--dtype", "bf16"], env=dict(os.environ, NER_TAG_SIMD="avx512"))
 anchors = []
 if not args.quick:
     venv_py = sys.executable
@@ -364,7 +376,7 @@ if prec:
           f"{args.runs} alternating runs; ner-tag = whole process, anchors = tokenize + forward only:\n")
     print("| system | lines/s | x ner-tag f32 | F1 | lines with spans = f32 |")
     print("|---|---|---|---|---|")
-    for k, _ in kinds:
+    for k, _, _ in kinds:
         same = "—" if k == "f32" else f"{100 * ident[k]:.2f}%"
         print(f"| ner-tag {k} | {prec[k]:.1f} | {prec[k] / prec['f32']:.2f}x | {f1s[k]:.4f} | {same} |")
     for l in anchors:
@@ -372,6 +384,9 @@ if prec:
         ls = float(re.search(r"lines/s ([\d.]+)", l).group(1))
         f1m = re.search(r"F1 ([\d.]+)", l)
         print(f"| {name} | {ls:.1f} | {ls / prec['f32']:.2f}x | {f1m.group(1) if f1m else 'n/a'} | |")
+    for k in ("int8", "bf16"):
+        if f"{k} without AMX" in prec:
+            print(f"  ner-tag {k} on AMX / without: **{prec[k] / prec[k + ' without AMX']:.2f}x**")
     mine = {"fp32": "f32", "f32": "f32", "bf16": "bf16", "int8": "int8"}
     for l in anchors:
         name = l.split(":")[0]
