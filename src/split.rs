@@ -136,18 +136,28 @@ pub fn split_range(
 pub fn split_words(text: &str) -> Vec<(usize, usize)> {
     let bytes = split_bytes(text);
     let mut out = Vec::with_capacity(bytes.len());
-    let (mut b, mut c) = (0, 0); // a byte position and its character index
+    char_ranges(text, (0, 0), &bytes, &mut out);
+    out
+}
+
+/// Appends the byte ranges `bytes` of `text` (in order, none before `from.0`) as character
+/// ranges, counting from `from`: a byte position and its character index.
+pub fn char_ranges(
+    text: &str,
+    from: (usize, usize),
+    bytes: &[(usize, usize)],
+    out: &mut Vec<(usize, usize)>,
+) {
+    let (mut b, mut c) = from;
     let mut to_char = |at: usize| {
         c += text[b..at].chars().count();
         b = at;
         c
     };
-    for (s, e) in bytes {
+    for &(s, e) in bytes {
         let s = to_char(s);
-        let e = to_char(e);
-        out.push((s, e));
+        out.push((s, to_char(e)));
     }
-    out
 }
 
 /// Where a chunk stands in its text.

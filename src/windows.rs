@@ -195,16 +195,7 @@ impl<'a> WindowStream<'a> {
         let text = self.text;
         let mut bytes = Vec::new();
         crate::split::split_range(text, at..end, &mut self.first_chunk, &mut bytes);
-        let (mut b, mut c) = (at, self.chars_before);
-        let mut to_char = |to: usize| {
-            c += text[b..to].chars().count();
-            b = to;
-            c
-        };
-        for &(s, e) in &bytes {
-            let s = to_char(s);
-            self.spans.push((s, to_char(e)));
-        }
+        crate::split::char_ranges(text, (at, self.chars_before), &bytes, &mut self.spans);
         if bytes.is_empty() {
             return Ok(Encoding::default());
         }
