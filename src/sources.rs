@@ -358,10 +358,13 @@ mod tests {
             assert_eq!(name, input.display().to_string());
         }
         let other = d.path().join("out.jsonl");
-        assert!(overwritten(&inputs, &[other.clone()]).is_none(), "missing");
+        assert!(
+            overwritten(&inputs, std::slice::from_ref(&other)).is_none(),
+            "missing"
+        );
         std::fs::write(&other, "").unwrap();
         assert!(
-            overwritten(&inputs, &[other.clone()]).is_none(),
+            overwritten(&inputs, std::slice::from_ref(&other)).is_none(),
             "another file"
         );
         assert!(same_path(&soft, &hard) && !same_path(&other, &input));

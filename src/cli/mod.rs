@@ -270,6 +270,6 @@ pub(crate) fn sources(files: &[PathBuf]) -> Vec<Source> {
     if files.is_empty() {
         vec![Source::Stdin]
     } else {
-        files.iter().map(|f| Source::parse(f)).collect()
+        files.iter().map(Source::parse).collect()
     }
 }

@@ -91,7 +91,7 @@ pub fn continues(prev: &str, cur: &str, scheme: Scheme) -> bool {
 }
 
 /// Groups a tag sequence into entity spans `(type, first, last)` (inclusive token indices).
-pub fn spans<'a, S: AsRef<str>>(tags: &'a [S], scheme: Scheme) -> Vec<(&'a str, usize, usize)> {
+pub fn spans<S: AsRef<str>>(tags: &[S], scheme: Scheme) -> Vec<(&str, usize, usize)> {
     let mut out: Vec<(&str, usize, usize)> = Vec::new();
     for (i, t) in tags.iter().enumerate() {
         let t = t.as_ref();

@@ -134,7 +134,6 @@ pub fn score_predictions(files: &[Source], scheme: Scheme) -> Result<(Evaluation
         pred.push(normalize(fields[fields.len() - 1], scheme).map_err(err)?);
     }
     flush(&mut gold, &mut pred, &mut stats);
-    drop(flush);
     stats.seconds = started.elapsed().as_secs_f64();
     Ok((eval, stats))
 }

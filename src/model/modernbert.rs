@@ -66,7 +66,7 @@ impl Options {
                 ));
             }
         }
-        if (hidden / heads) % 2 != 0 {
+        if !(hidden / heads).is_multiple_of(2) {
             return Err(format!(
                 "head size {} is odd: rotary embeddings need an even one",
                 hidden / heads

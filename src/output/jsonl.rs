@@ -220,7 +220,7 @@ mod tests {
             end: find(w) + w.chars().count(),
             score,
         };
-        let all = vec![
+        let all = [
             ent("PER", "Zoë", 0.9),
             ent("MISC", "𝔘", 0.123_456_79),
             ent("LOC", "Berlin", 1.0),

@@ -121,7 +121,7 @@ fn kernels_match_on_tall_skinny_and_model_shapes() {
 fn kernels_are_exact_at_full_scale() {
     let (m, k, n) = (7, 1537, 70);
     let sign = |i: usize| {
-        if (i * 7 + i / 3) % 2 == 0 {
+        if (i * 7 + i / 3).is_multiple_of(2) {
             1.0f32
         } else {
             -1.0

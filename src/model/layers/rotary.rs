@@ -22,7 +22,7 @@ pub struct Rope {
 
 impl Rope {
     pub fn new(head_dim: usize, theta: f64, rows: usize) -> Self {
-        assert!(head_dim % 2 == 0, "RoPE needs an even head size");
+        assert!(head_dim.is_multiple_of(2), "RoPE needs an even head size");
         let half = head_dim / 2;
         let inv_freq: Vec<f32> = (0..half)
             .map(|i| {
