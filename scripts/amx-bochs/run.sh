@@ -22,7 +22,8 @@ root=$(cd "$here/../.." && pwd)
 git_dir=${BOCHS_GIT:-/work/.mirror/bochs-emu+Bochs/repo}
 if [ ! -x "$W/bochs/bochs" ]; then
   rm -rf "$W/bochs" && mkdir -p "$W/src"
-  git --git-dir="$git_dir" archive 783b58fd6 bochs | tar -x -C "$W/src" --exclude='bochs/bios/OVMF*'
+  # (the OVMF firmware blobs are absent from the mirror, and not needed)
+  git --git-dir="$git_dir" archive 783b58fd6 bochs ':(exclude)bochs/bios/OVMF*' | tar -x -C "$W/src"
   (cd "$W/src" && patch -p1 < "$here/bochs-amx.patch")
   mv "$W/src/bochs" "$W/bochs"
   (cd "$W/bochs" && ./configure -q --with-nogui --enable-x86-64 --enable-cpu-level=6 --enable-avx \

@@ -16,7 +16,7 @@ const SHAPES: &[(usize, usize, usize)] =
     &[(45, 200, 100), (32, 64, 64), (1, 384, 9), (70, 130, 130)];
 
 /// Deterministic inputs in [-scale, scale).
-fn fill(len: usize, seed: &mut u64, scale: f32) -> Vec<f32> {
+pub(super) fn fill(len: usize, seed: &mut u64, scale: f32) -> Vec<f32> {
     (0..len)
         .map(|_| {
             *seed = seed

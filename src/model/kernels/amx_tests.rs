@@ -9,16 +9,7 @@ use super::bf16::{self, from_bf16, to_bf16, BMatrix};
 use super::int8::{self, Post, QMatrix};
 use super::{Bf16Kernel, Int8Kernel};
 
-fn random(len: usize, seed: &mut u64, scale: f32) -> Vec<f32> {
-    (0..len)
-        .map(|_| {
-            *seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((*seed >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
-        })
-        .collect()
-}
+use super::amx_check::fill as random;
 
 /// Rows around a block of 32, depth around a step of 64 bytes (and below 4), columns around a
 /// tile (16), a block (32) and a panel (64).
