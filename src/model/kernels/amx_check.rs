@@ -10,6 +10,9 @@ use super::bf16::BMatrix;
 use super::int8::{Post, QMatrix};
 use super::{Bf16Kernel, Int8Kernel};
 
+/// The int8 check's outcome, once [`int8`] ran.
+static INT8: OnceLock<Result<(), String>> = OnceLock::new();
+
 /// Products of every remainder the tile loop has: rows past a block of 32, columns past a
 /// half panel and a panel, depth past one step of 64 bytes.
 const SHAPES: &[(usize, usize, usize)] =
@@ -40,8 +43,7 @@ fn unavailable(op: Op) -> Option<String> {
 /// gives the same bits, so the race cannot change an output). `NER_TAG_SIMD=amx` takes AMX
 /// wherever it is exact, whatever the race says.
 pub fn int8(vectors: Int8Kernel) -> &'static Result<(), String> {
-    static RESULT: OnceLock<Result<(), String>> = OnceLock::new();
-    RESULT.get_or_init(|| {
+    INT8.get_or_init(|| {
         int8_exact()?;
         let (m, k, n) = (256, 384, 384);
         let mut seed = 17u64;
@@ -136,8 +138,7 @@ pub fn bf16() -> &'static Result<(), String> {
 }
 
 /// Why AMX is not used although the CPU has it (`None` where it is used or absent), for
-/// `--stats`; `allowed` is whether `NER_TAG_SIMD` lets it run. The int8 check's outcome is
-/// the one [`super::int8_kernel`] got (it runs first).
+/// `--stats`; `allowed` is whether `NER_TAG_SIMD` lets it run.
 pub fn why_off(allowed: bool) -> Option<String> {
     let ops: Vec<(Op, &str)> = [(Op::Int8, "int8"), (Op::Bf16, "bf16")]
         .into_iter()
@@ -153,13 +154,14 @@ pub fn why_off(allowed: bool) -> Option<String> {
         .iter()
         .filter_map(|&(op, name)| {
             let result = match op {
+                // Choosing the int8 kernel runs the check (it races the kernel AMX would replace).
                 Op::Int8 => {
                     super::int8_kernel();
-                    int8(Int8Kernel::Scalar)
+                    INT8.get()
                 }
-                Op::Bf16 => bf16(),
+                Op::Bf16 => Some(bf16()),
             };
-            result.as_ref().err().map(|why| format!("{name}: {why}"))
+            result?.as_ref().err().map(|why| format!("{name}: {why}"))
         })
         .collect();
     (!whys.is_empty()).then(|| whys.join("; "))

@@ -105,6 +105,16 @@ pub fn matmul(x: &[f32], m: usize, w: &BMatrix, bias: &[f32], out: &mut [f32]) {
     matmul_on(super::bf16_kernel(), x, m, w, bias, out)
 }
 
+/// `m` rows of `k` activations rounded to bf16 in `a`, `kp` values a row (zeros past `k`), and
+/// zero rows up to `rows`.
+fn activations(x: &[f32], m: usize, k: usize, kp: usize, rows: usize, a: &mut Vec<u16>) {
+    a.clear();
+    a.resize(rows * kp, 0);
+    for r in 0..m {
+        to_bf16_row(&x[r * k..(r + 1) * k], &mut a[r * kp..r * kp + k]);
+    }
+}
+
 /// [`matmul`] on a given kernel, which must run on this CPU ([`Bf16Kernel::runs_here`]).
 pub(super) fn matmul_on(
     kernel: Bf16Kernel,
@@ -126,11 +136,7 @@ pub(super) fn matmul_on(
         return amx_matmul(&mut super::amx::Hardware, x, m, w, bias, out);
     }
     ROWS.with_borrow_mut(|a| {
-        a.clear();
-        a.resize(m * kp, 0);
-        for r in 0..m {
-            to_bf16_row(&x[r * k..(r + 1) * k], &mut a[r * kp..r * kp + k]);
-        }
+        activations(x, m, k, kp, m, a);
         let mut acc = [0f32; MR * NR];
         for panel in 0..n.div_ceil(NR) {
             let c0 = panel * NR;
@@ -183,12 +189,8 @@ pub(super) fn amx_matmul<T: super::amx::Tiles>(
         "weights not laid out for AMX"
     );
     ROWS.with_borrow_mut(|a| {
-        a.clear();
         // Whole blocks of rows for the tile loads; what the padding rows hold is never written.
-        a.resize(m.div_ceil(BLOCK) * BLOCK * kp, 0);
-        for r in 0..m {
-            to_bf16_row(&x[r * k..(r + 1) * k], &mut a[r * kp..r * kp + k]);
-        }
+        activations(x, m, k, kp, m.div_ceil(BLOCK) * BLOCK, a);
         // SAFETY: the configuration is loaded before the products and released after; `panel`'s
         // other conditions are the asserts above, the rows' padding, and the packed panels of
         // NR × kp values (u16 read as their bytes).

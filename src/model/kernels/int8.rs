@@ -261,17 +261,15 @@ pub(super) fn matmul_on(
                     scalar_panel(a, rows, kp, wp, &mut acc);
                     for r in 0..rows {
                         let d = &mut dst[r * n..r * n + cols];
-                        super::dequantize_row(
+                        finish_row(
                             &acc[r * NR..],
                             ep.shift,
                             ep.scale,
                             ep.bias,
                             ep.row_scale[r],
+                            post,
                             d,
                         );
-                        if post == Post::GeluErf {
-                            super::gelu_erf(d);
-                        }
                     }
                 }
                 r0 += rows;
@@ -316,17 +314,16 @@ pub(super) fn amx_matmul<T: super::amx::Tiles>(
                     let c = c0 + cc;
                     for r in 0..rows {
                         let d = &mut out[(r0 + r) * n + c..][..cols];
-                        super::dequantize_row(
+                        let (shift, scale, bias) = (&w.shift[c..], &w.scale[c..], &bias[c..]);
+                        finish_row(
                             &acc.0[r * BLOCK..],
-                            &w.shift[c..],
-                            &w.scale[c..],
-                            &bias[c..],
+                            shift,
+                            scale,
+                            bias,
                             q.scale[r0 + r],
+                            post,
                             d,
                         );
-                        if post == Post::GeluErf {
-                            super::gelu_erf(d);
-                        }
                     }
                 };
                 panel(
@@ -343,6 +340,23 @@ pub(super) fn amx_matmul<T: super::amx::Tiles>(
             tiles.release();
         }
     })
+}
+
+/// The portable epilogue of one row: `dst = post((acc − shift) · row_scale · scale + bias)`, the
+/// operations (and so the bits) of the SIMD kernels' own epilogues.
+fn finish_row(
+    acc: &[i32],
+    shift: &[i32],
+    scale: &[f32],
+    bias: &[f32],
+    row_scale: f32,
+    post: Post,
+    dst: &mut [f32],
+) {
+    super::dequantize_row(acc, shift, scale, bias, row_scale, dst);
+    if post == Post::GeluErf {
+        super::gelu_erf(dst);
+    }
 }
 
 /// Reference path: `acc[r][c] = Σ_j a[r][j] · w[c][j]` over one panel, in i32.
