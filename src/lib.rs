@@ -8,9 +8,10 @@
 //! ([`segment`]: safe cut points, [`windows`]: windows a segment at a time, [`chars`]: character
 //! offsets without a per-character table), [`pipeline`] drives the run with [`progress`] and [`stats`] beside
 //! it; [`hub`] resolves `--model`, [`config`] is the checked run configuration, [`runtime`] the
-//! device, backend, precision and thread policy the model runs with, [`eval`] scores against
-//! gold files.
+//! device, backend, precision and thread policy the model runs with (every thread it starts
+//! calls [`altstack`] first), [`eval`] scores against gold files.
 
+pub mod altstack;
 pub mod batch;
 pub mod chars;
 pub mod chunker;

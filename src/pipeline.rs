@@ -123,6 +123,7 @@ fn overlapped(
         let (to_model, model_rx) = sync_channel::<Chunk>(1);
         let (to_writer, writer_rx) = sync_channel::<Result<Chunk>>(1);
         s.spawn(move || {
+            crate::altstack::for_this_thread();
             for chunk in model_rx {
                 let done = forward(tagger, chunk, None);
                 let failed = done.is_err();
@@ -132,6 +133,7 @@ fn overlapped(
             }
         });
         let writing = s.spawn(move || -> Result<()> {
+            crate::altstack::for_this_thread();
             for chunk in writer_rx {
                 writer.write(tagger, format, chunk?)?;
             }

@@ -122,6 +122,7 @@ impl RecordReader {
     ) -> Receiver<Result<Option<Item>>> {
         let (tx, rx) = std::sync::mpsc::sync_channel(capacity);
         std::thread::spawn(move || {
+            crate::altstack::for_this_thread();
             let mut index = 0;
             loop {
                 let next = self.next_item();

@@ -177,6 +177,14 @@ impl Runtime {
     }
 }
 
+/// The worker pool's settings: `threads` workers, each with an alternate signal stack large
+/// enough for AMX state where the process holds it ([`crate::altstack`]).
+fn pool(threads: usize) -> rayon::ThreadPoolBuilder {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .start_handler(|_| crate::altstack::for_this_thread())
+}
+
 /// Sets up the global pool with `threads` workers (default: all cores). Call once, first.
 pub fn init_threads(threads: Option<usize>) -> Result<usize> {
     let threads =
@@ -184,9 +192,28 @@ pub fn init_threads(threads: Option<usize>) -> Result<usize> {
     // candle's CPU kernels size their own parallelism from RAYON_NUM_THREADS: batches already run
     // in parallel, so each stays single-threaded inside.
     std::env::set_var("RAYON_NUM_THREADS", "1");
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
+    pool(threads)
         .build_global()
         .map_err(|e| Error::Usage(format!("cannot start {threads} threads: {e}")))?;
     Ok(threads)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    /// Once the process holds the AMX permission, every worker of a pool built here starts
+    /// with an alternate signal stack that a tile-carrying signal frame fits on.
+    #[test]
+    fn pool_workers_get_a_large_alternate_stack_once_amx_is_granted() {
+        crate::altstack::needed_from_now();
+        let pool = super::pool(3).build().unwrap();
+        let sizes = pool.broadcast(|_| {
+            // SAFETY: reads this worker's alternate stack into a local.
+            unsafe {
+                let mut s: libc::stack_t = std::mem::zeroed();
+                assert_eq!(libc::sigaltstack(std::ptr::null(), &mut s), 0);
+                (s.ss_flags & libc::SS_DISABLE == 0, s.ss_size)
+            }
+        });
+        assert_eq!(sizes, vec![(true, crate::altstack::SIZE); 3]);
+    }
 }

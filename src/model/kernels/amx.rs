@@ -8,7 +8,8 @@
 //! (`arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)`), and grants it only if every
 //! thread's alternate signal stack can hold a signal frame with the tiles in it — Rust gives
 //! each thread an 8 KiB one, too small. So the binary asks once, first thing in `main`, while
-//! its main thread is alone, after giving that thread a larger alternate stack ([`request`]).
+//! its main thread is alone, after giving that thread a larger alternate stack ([`request`]);
+//! threads started later give themselves one ([`crate::altstack`]).
 //! Anything that goes wrong (no AMX, an older kernel, a refusal) leaves the VNNI and
 //! AVX512-BF16 kernels in charge, and `--stats` says why.
 
@@ -78,40 +79,27 @@ pub fn refusal() -> Option<&'static str> {
 fn ask() -> Result<(), String> {
     const ARCH_REQ_XCOMP_PERM: libc::c_long = 0x1023;
     const XFEATURE_XTILEDATA: libc::c_long = 18;
-    /// An alternate signal stack that holds a frame with AVX-512 and tile state with room to
-    /// spare (the frame is ~11 KiB on Sapphire Rapids).
-    const ALT_STACK: usize = 64 << 10;
     if !cpu_has(Op::Int8) && !cpu_has(Op::Bf16) {
         return Err("the CPU has no AMX".into());
     }
-    let errno = || std::io::Error::last_os_error();
-    // SAFETY: plain system calls on this thread's own state; the new alternate stack is leaked,
-    // so it outlives every signal this thread may take on it.
-    unsafe {
-        let mut old: libc::stack_t = std::mem::zeroed();
-        if libc::sigaltstack(std::ptr::null(), &mut old) != 0 {
-            return Err(format!("sigaltstack: {}", errno()));
-        }
-        if old.ss_flags & libc::SS_DISABLE == 0 && old.ss_size < ALT_STACK {
-            let stack: &'static mut [u8] = Box::leak(vec![0u8; ALT_STACK].into_boxed_slice());
-            let new = libc::stack_t {
-                ss_sp: stack.as_mut_ptr().cast(),
-                ss_flags: 0,
-                ss_size: ALT_STACK,
-            };
-            if libc::sigaltstack(&new, std::ptr::null_mut()) != 0 {
-                return Err(format!("sigaltstack: {}", errno()));
-            }
-        }
-        let r = libc::syscall(
+    // Linux refuses the grant while a thread's alternate stack is too small for a frame with
+    // the tiles in it: this thread's first (the only one yet), the later ones as they start.
+    crate::altstack::ensure(crate::altstack::SIZE).map_err(|e| format!("sigaltstack: {e}"))?;
+    // SAFETY: a plain system call on this process's own state.
+    let r = unsafe {
+        libc::syscall(
             libc::SYS_arch_prctl,
             ARCH_REQ_XCOMP_PERM,
             XFEATURE_XTILEDATA,
-        );
-        if r != 0 {
-            return Err(format!("Linux refused the tile data ({})", errno()));
-        }
+        )
+    };
+    if r != 0 {
+        return Err(format!(
+            "Linux refused the tile data ({})",
+            std::io::Error::last_os_error()
+        ));
     }
+    crate::altstack::needed_from_now();
     Ok(())
 }
 
