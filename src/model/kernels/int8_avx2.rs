@@ -12,7 +12,7 @@
 use std::arch::x86_64::*;
 
 use super::int8::{Epilogue, Post, NR};
-use super::math::x86::gelu_erf8;
+use super::math::x86::gelu_erf8_n;
 
 /// Rows per register block: 4 rows × 16 columns = 8 accumulators, 4 weight registers (two groups).
 const RB: usize = 4;
@@ -101,7 +101,8 @@ unsafe fn block<const R: usize>(
 
 /// Writes rows `r0..r0 + R` × panel columns `cb..cb + 8·C` (those below `ep.cols`) of i32 sums:
 /// `acc − shift` (when `shifted`), then the scalar epilogue's operations in its order, then GELU
-/// (`math::x86::gelu_erf8`, the scalar `gelu_erf`'s bits) before the store.
+/// (`math::x86::gelu_erf8_n` over the block's rows, the scalar `gelu_erf`'s bits) before the
+/// store.
 #[target_feature(enable = "avx2")]
 #[inline]
 pub(super) unsafe fn epilogue<const R: usize, const C: usize>(
@@ -142,17 +143,21 @@ pub(super) unsafe fn epilogue<const R: usize, const C: usize>(
                 _mm256_loadu_ps(bi.as_ptr()),
             )
         };
-        for (r, ar) in acc.iter().enumerate() {
+        let mut y = [_mm256_setzero_ps(); R];
+        for (r, (ar, y)) in acc.iter().zip(&mut y).enumerate() {
             let v = if shifted {
                 _mm256_sub_epi32(ar[j], shift)
             } else {
                 ar[j]
             };
             let s = _mm256_mul_ps(_mm256_set1_ps(ep.row_scale[r0 + r]), scale);
-            let mut y = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(v), s), bias);
-            if ep.post == Post::GeluErf {
-                y = gelu_erf8(y);
-            }
+            *y = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(v), s), bias);
+        }
+        if ep.post == Post::GeluErf {
+            // All rows' chains at once (`gelu_erf8_n`): the same bits as one at a time.
+            y = gelu_erf8_n(y);
+        }
+        for (r, &y) in y.iter().enumerate() {
             let dst = out.as_mut_ptr().add((r0 + r) * ldo + c);
             if left == 8 {
                 _mm256_storeu_ps(dst, y);

@@ -73,16 +73,19 @@ unsafe fn rows_n<const R: usize>(
         let shift = _mm512_maskz_loadu_epi32(mask, ep.shift.as_ptr().add(c0));
         let scale = _mm512_maskz_loadu_ps(mask, ep.scale.as_ptr().add(c0));
         let bias = _mm512_maskz_loadu_ps(mask, ep.bias.as_ptr().add(c0));
-        for (r, cr) in c.iter().enumerate() {
+        let mut y = [_mm512_setzero_ps(); R];
+        for (r, (cr, y)) in c.iter().zip(&mut y).enumerate() {
             let f = _mm512_cvtepi32_ps(_mm512_sub_epi32(cr[j], shift));
             // The same operations, in the same order, as the scalar epilogue.
             let s = _mm512_mul_ps(_mm512_set1_ps(ep.row_scale[r]), scale);
-            let mut y = _mm512_add_ps(_mm512_mul_ps(f, s), bias);
-            if ep.post == Post::GeluErf {
-                // The scalar `gelu_erf`'s operations on 16 lanes: the same bits.
-                y = super::math::x86::gelu_erf16(y);
-            }
-            _mm512_mask_storeu_ps(out.as_mut_ptr().add(r * ldo + c0), mask, y);
+            *y = _mm512_add_ps(_mm512_mul_ps(f, s), bias);
+        }
+        if ep.post == Post::GeluErf {
+            // The scalar `gelu_erf`'s operations on 16 lanes (the same bits), all rows at once.
+            y = super::math::x86::gelu_erf16_n(y);
+        }
+        for (r, y) in y.iter().enumerate() {
+            _mm512_mask_storeu_ps(out.as_mut_ptr().add(r * ldo + c0), mask, *y);
         }
     }
 }

@@ -280,28 +280,51 @@ fn vector_gelu_is_the_scalar_gelu_bit_for_bit() {
         }
     };
     if is_x86_feature_detected!("avx2") {
+        use super::super::math::x86::{gelu_erf8, gelu_erf8_n};
         let mut got = vec![0f32; xs.len()];
         for (x, g) in xs.chunks_exact(8).zip(got.chunks_exact_mut(8)) {
             // SAFETY: AVX2 is there; both chunks hold 8 floats.
-            unsafe {
-                let v = super::super::math::x86::gelu_erf8(_mm256_loadu_ps(x.as_ptr()));
-                _mm256_storeu_ps(g.as_mut_ptr(), v);
-            }
+            unsafe { _mm256_storeu_ps(g.as_mut_ptr(), gelu_erf8(_mm256_loadu_ps(x.as_ptr()))) };
         }
         same(&got, &want, &xs, "avx2");
+        // Three vectors at once, as the int8 epilogue takes a block's rows.
+        let mut got = vec![f32::NAN; xs.len()];
+        for (x, g) in xs.chunks_exact(24).zip(got.chunks_exact_mut(24)) {
+            // SAFETY: AVX2 is there; both chunks hold 24 floats.
+            unsafe {
+                let v = gelu_erf8_n([0, 8, 16].map(|o| _mm256_loadu_ps(x.as_ptr().add(o))));
+                for (o, v) in [0, 8, 16].into_iter().zip(v) {
+                    _mm256_storeu_ps(g.as_mut_ptr().add(o), v);
+                }
+            }
+        }
+        let n = xs.len() / 24 * 24;
+        assert!(n > 0);
+        same(&got[..n], &want[..n], &xs[..n], "avx2 ×3");
     } else {
         eprintln!("8-lane GELU not tested: this CPU lacks AVX2");
     }
     if is_x86_feature_detected!("avx512f") {
+        use super::super::math::x86::{gelu_erf16, gelu_erf16_n};
         let mut got = vec![0f32; xs.len()];
         for (x, g) in xs.chunks_exact(16).zip(got.chunks_exact_mut(16)) {
             // SAFETY: AVX-512F is there; both chunks hold 16 floats.
-            unsafe {
-                let v = super::super::math::x86::gelu_erf16(_mm512_loadu_ps(x.as_ptr()));
-                _mm512_storeu_ps(g.as_mut_ptr(), v);
-            }
+            unsafe { _mm512_storeu_ps(g.as_mut_ptr(), gelu_erf16(_mm512_loadu_ps(x.as_ptr()))) };
         }
         same(&got, &want, &xs, "avx512");
+        let mut got = vec![f32::NAN; xs.len()];
+        for (x, g) in xs.chunks_exact(48).zip(got.chunks_exact_mut(48)) {
+            // SAFETY: AVX-512F is there; both chunks hold 48 floats.
+            unsafe {
+                let v = gelu_erf16_n([0, 16, 32].map(|o| _mm512_loadu_ps(x.as_ptr().add(o))));
+                for (o, v) in [0, 16, 32].into_iter().zip(v) {
+                    _mm512_storeu_ps(g.as_mut_ptr().add(o), v);
+                }
+            }
+        }
+        let n = xs.len() / 48 * 48;
+        assert!(n > 0);
+        same(&got[..n], &want[..n], &xs[..n], "avx512 ×3");
     } else {
         eprintln!("16-lane GELU not tested: this CPU lacks AVX-512F");
     }
